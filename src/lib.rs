@@ -1,0 +1,3 @@
+//! marathon-task-exporter: follows Marathon's event stream and exports task lifecycle metrics.
+
+pub mod state;

@@ -1,0 +1,3 @@
+//! The binary: parse the configuration and run the exporter.
+
+fn main() {}

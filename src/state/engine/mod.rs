@@ -1,0 +1,533 @@
+//! The rules engine: applies one input (or a timer, or a snapshot) to the task map at `now` and
+//! reports what it causes. This file holds the map and the transitions; timers, LOST resolution and
+//! the snapshot diff live beside it.
+
+mod apps;
+mod snapshot;
+mod timers;
+
+use std::collections::{BinaryHeap, HashMap};
+
+use foldhash::fast::RandomState;
+
+use self::apps::{AppIdx, Apps};
+use self::timers::{Timer, TimerKind};
+use super::effects::{AppSlot, Effects};
+use super::store::{Store, StoreReader};
+use super::types::{
+    ActiveState, Condition, EventError, ExpungeReason, Input, InstanceChanged, MesosState, Millis,
+    ReplacementReason, State, Status, StatusUpdate, Strategy, TaskRef, TerminalState,
+};
+
+/// The message prefix Marathon uses for a LOST that reconciliation found unknown to the master.
+const LOST_UNKNOWN_MESSAGE_PREFIX: &str = "Reconciliation: Task is unknown to the";
+
+/// The knobs of the rules (RULES.md), all on Marathon's clock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Settings {
+    /// For apps whose strategy is unknown, and for pods.
+    pub default_strategy: Strategy,
+    pub lost_resolve_timeout: Millis,
+    pub tombstone_ttl: Millis,
+    pub app_retention: Millis,
+    pub app_limit: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            default_strategy: Strategy::enabled(0, 15 * 60_000),
+            lost_resolve_timeout: 5_000,
+            tombstone_ttl: 15 * 60_000,
+            app_retention: 10 * 60_000,
+            app_limit: 10_000,
+        }
+    }
+}
+
+/// A `TASK_LOST` waiting for its instance's `instance_changed_event`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct PendingLost {
+    /// The LOST's timestamp: when the resolved state took effect.
+    at: Millis,
+    deadline: Millis,
+}
+
+#[derive(Debug)]
+struct Task {
+    id: Box<str>,
+    app: AppIdx,
+    /// `None` only for a task first seen as a pending LOST (not tracked yet).
+    state: Option<ActiveState>,
+    pod: bool,
+    first_seen: Millis,
+    /// Timestamp of the last change of state applied (repeats do not move it).
+    last_change: Millis,
+    /// Start of the current unreachable episode; meaningful while unreachable.
+    since: Millis,
+    /// When the task was first seen staging, until its first running.
+    staged_at: Option<Millis>,
+    lost: Option<PendingLost>,
+}
+
+/// What a transition did to the task.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Step {
+    Unchanged,
+    Changed,
+    /// The task ended: remove it and leave a tombstone.
+    Ended,
+}
+
+/// The task map and everything the rules keep beside it. Owned by one writer.
+pub struct Engine {
+    settings: Settings,
+    /// Tasks grouped by canonical instance id (pods have several).
+    instances: HashMap<Box<str>, Vec<Task>, RandomState>,
+    tasks: usize,
+    /// Ended task ids and the instant their tombstone expires.
+    tombstones: HashMap<Box<str>, Millis, RandomState>,
+    apps: Apps,
+    timers: BinaryHeap<Timer>,
+    timer_seq: u64,
+    store: Store,
+    seeded: bool,
+}
+
+impl Engine {
+    pub fn new(settings: Settings) -> Self {
+        Engine {
+            settings,
+            instances: HashMap::default(),
+            tasks: 0,
+            tombstones: HashMap::default(),
+            apps: Apps::new(settings.app_limit.max(1)),
+            timers: BinaryHeap::new(),
+            timer_seq: 0,
+            store: Store::new(),
+            seeded: false,
+        }
+    }
+
+    /// A reader of the per-app gauges, for scrapes.
+    pub fn reader(&self) -> StoreReader {
+        self.store.reader()
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Tasks in the map (tracked, or pending a LOST resolution).
+    pub fn tasks(&self) -> usize {
+        self.tasks
+    }
+
+    pub fn tombstones(&self) -> usize {
+        self.tombstones.len()
+    }
+
+    pub fn known_apps(&self) -> usize {
+        self.apps.known()
+    }
+
+    /// Whether the first snapshot has been applied.
+    pub fn is_seeded(&self) -> bool {
+        self.seeded
+    }
+
+    /// The state of a task in the map: `Some(None)` for a task pending its first LOST resolution.
+    pub fn task_state(&self, instance: &str, id: &str) -> Option<Option<ActiveState>> {
+        self.find(instance, id).map(|t| t.state)
+    }
+
+    /// Applies one event at `now` (Marathon clock). Timers due by the event's timestamp run first;
+    /// timers due by `now` run after.
+    pub fn apply(&mut self, input: &Input<'_>, now: Millis, fx: &mut impl Effects) {
+        self.advance(input.timestamp().min(now), fx);
+        match input {
+            Input::Status(update) => self.status(update, fx),
+            Input::InstanceChanged(event) => self.instance_changed(event, fx),
+            Input::UnknownInstanceTerminated { app, .. } => {
+                let idx = self.apps.intern(app);
+                let slot = self.apps.make_known(idx, &self.store, fx);
+                fx.unknown_termination(slot);
+            }
+            Input::AppTerminated { app, timestamp } => self.app_deleted(app, *timestamp),
+            Input::AppDefinition { app, strategy, .. } => {
+                let idx = self.apps.intern(app);
+                self.set_strategy(idx, *strategy);
+            }
+        }
+        self.advance(now, fx);
+    }
+
+    /// Runs the timers due by `now` (call at least once a second).
+    pub fn tick(&mut self, now: Millis, fx: &mut impl Effects) {
+        self.advance(now, fx);
+    }
+
+    fn status(&mut self, update: &StatusUpdate<'_>, fx: &mut impl Effects) {
+        let status = match update.status {
+            Status::Known(status) => status,
+            Status::Other(_) => {
+                fx.event_error(EventError::UnknownStatus);
+                return;
+            }
+        };
+        let idx = self.apps.intern(update.app);
+        let slot = self.apps.make_known(idx, &self.store, fx);
+        fx.status_update(slot, status);
+        if self.tombstones.contains_key(update.task.id) {
+            return;
+        }
+        let at = update.timestamp;
+        if let Some(task) = self.find(&update.task.instance, update.task.id) {
+            if at < task.last_change {
+                fx.event_error(EventError::Stale);
+                return;
+            }
+        }
+        let target = match status.target() {
+            Some(target) => Some(target),
+            None => lost_resolution(update),
+        };
+        match target {
+            Some(target) => {
+                self.ensure_task(&update.task, idx, at);
+                if let Some(task) = self.find_mut(&update.task.instance, update.task.id) {
+                    task.lost = None;
+                }
+                self.change(&update.task.instance, update.task.id, target, at, fx);
+            }
+            None => self.hold_lost(&update.task, idx, at),
+        }
+    }
+
+    fn instance_changed(&mut self, event: &InstanceChanged<'_>, fx: &mut impl Effects) {
+        let Some(condition) = event.condition else {
+            fx.event_error(EventError::UnknownStatus);
+            return;
+        };
+        let Some(tasks) = self.instances.get(&*event.instance) else {
+            return;
+        };
+        let ids: Vec<(Box<str>, Option<ActiveState>, Option<PendingLost>)> = tasks
+            .iter()
+            .map(|t| (t.id.clone(), t.state, t.lost))
+            .collect();
+        let instance = &*event.instance;
+        for (id, state, lost) in ids {
+            if let Some(lost) = lost {
+                self.resolve_lost(instance, &id, state, lost, condition, fx);
+                continue;
+            }
+            match (condition, state) {
+                (Condition::UnreachableInactive, Some(ActiveState::Unreachable)) => {
+                    let at = event.timestamp;
+                    self.change(
+                        instance,
+                        &id,
+                        State::Active(ActiveState::UnreachableInactive),
+                        at,
+                        fx,
+                    );
+                }
+                (Condition::Killed, Some(s)) if s.is_unreachable() => {
+                    // Marathon's force-expunge: only the instance event, no status update.
+                    let replacement =
+                        (s == ActiveState::Unreachable).then_some(ReplacementReason::Unreachable);
+                    self.end(
+                        instance,
+                        &id,
+                        TerminalState::Killed,
+                        ExpungeReason::UnreachableTimeout,
+                        replacement,
+                        event.timestamp,
+                        fx,
+                    );
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// A pending LOST meets its instance's condition (RULES.md, LOST step 3).
+    fn resolve_lost(
+        &mut self,
+        instance: &str,
+        id: &str,
+        state: Option<ActiveState>,
+        lost: PendingLost,
+        condition: Condition,
+        fx: &mut impl Effects,
+    ) {
+        let target = match condition {
+            Condition::Gone => State::Terminal(TerminalState::Gone),
+            Condition::Unknown => State::Terminal(TerminalState::Unknown),
+            Condition::Unreachable | Condition::UnreachableInactive => {
+                State::Active(ActiveState::Unreachable)
+            }
+            Condition::Failed => State::Terminal(TerminalState::Failed),
+            Condition::Killed => State::Terminal(TerminalState::Killed),
+            Condition::Finished => State::Terminal(TerminalState::Finished),
+            Condition::Error => State::Terminal(TerminalState::Error),
+            Condition::Dropped => State::Terminal(TerminalState::Dropped),
+            Condition::Staging | Condition::Provisioned | Condition::Created => match state {
+                Some(s) => State::Active(s),
+                None => State::Active(ActiveState::Staging),
+            },
+            Condition::Starting => State::Active(state.unwrap_or(ActiveState::Starting)),
+            Condition::Running => State::Active(state.unwrap_or(ActiveState::Running)),
+            Condition::Killing => State::Active(state.unwrap_or(ActiveState::Killing)),
+            // No task on an agent: says nothing about this one; the timeout decides.
+            Condition::Scheduled | Condition::Reserved => return,
+        };
+        if let Some(task) = self.find_mut(instance, id) {
+            task.lost = None;
+        }
+        let step = self.change(instance, id, target, lost.at, fx);
+        if condition == Condition::UnreachableInactive && step != Step::Ended {
+            let inactive = State::Active(ActiveState::UnreachableInactive);
+            self.change(instance, id, inactive, lost.at, fx);
+        }
+    }
+
+    /// Holds a LOST that the payload cannot resolve until its instance event or the timeout.
+    fn hold_lost(&mut self, task: &TaskRef<'_>, app: AppIdx, at: Millis) {
+        self.ensure_task(task, app, at);
+        let deadline = at.saturating_add(self.settings.lost_resolve_timeout);
+        let Some(t) = self.find_mut(&task.instance, task.id) else {
+            return;
+        };
+        if t.lost.is_some() {
+            return; // a second LOST does not extend the window
+        }
+        t.lost = Some(PendingLost { at, deadline });
+        t.last_change = t.last_change.max(at);
+        self.push_timer(
+            deadline,
+            TimerKind::Lost {
+                instance: task.instance.as_ref().into(),
+                task: task.id.into(),
+                deadline,
+            },
+        );
+    }
+
+    /// Puts a first-seen task in the map, untracked until its first change.
+    fn ensure_task(&mut self, task: &TaskRef<'_>, app: AppIdx, at: Millis) {
+        if self.find(&task.instance, task.id).is_some() {
+            return;
+        }
+        let entry = self.apps.get_mut(app);
+        entry.tasks += 1;
+        entry.delete_at = None;
+        self.tasks += 1;
+        let new = Task {
+            id: task.id.into(),
+            app,
+            state: None,
+            pod: task.pod,
+            first_seen: at,
+            last_change: at,
+            since: at,
+            staged_at: None,
+            lost: None,
+        };
+        match self.instances.get_mut(&*task.instance) {
+            Some(tasks) => tasks.push(new),
+            None => {
+                self.instances
+                    .insert(task.instance.as_ref().into(), vec![new]);
+            }
+        }
+    }
+
+    fn find(&self, instance: &str, id: &str) -> Option<&Task> {
+        self.instances.get(instance)?.iter().find(|t| &*t.id == id)
+    }
+
+    fn find_mut(&mut self, instance: &str, id: &str) -> Option<&mut Task> {
+        self.instances
+            .get_mut(instance)?
+            .iter_mut()
+            .find(|t| &*t.id == id)
+    }
+
+    /// Moves a task in the map to `to` at `at`, counting per RULES.md; removes it if it ended.
+    fn change(
+        &mut self,
+        instance: &str,
+        id: &str,
+        to: State,
+        at: Millis,
+        fx: &mut impl Effects,
+    ) -> Step {
+        match to {
+            State::Terminal(t) => {
+                let from = self.find(instance, id).and_then(|task| task.state);
+                let replacement = if from == Some(ActiveState::UnreachableInactive) {
+                    None // replaced when it became inactive
+                } else {
+                    t.replacement_reason()
+                };
+                self.end(instance, id, t, t.expunge_reason(), replacement, at, fx)
+            }
+            State::Active(a) => {
+                let Some(task) = self.find_mut(instance, id) else {
+                    return Step::Unchanged;
+                };
+                let from = task.state;
+                let app = task.app;
+                if from == Some(a)
+                    || (a == ActiveState::Unreachable
+                        && from == Some(ActiveState::UnreachableInactive))
+                {
+                    return Step::Unchanged;
+                }
+                let slot = self.apps.get(app).slot.unwrap_or(AppSlot::OTHER);
+                let task = self.find_mut(instance, id).expect("found above");
+                let old_since = task.since;
+                let was_unreachable = from.is_some_and(ActiveState::is_unreachable);
+                if was_unreachable && !a.is_unreachable() {
+                    fx.unreachable_duration(slot, seconds(at - task.since));
+                }
+                if a.is_unreachable() && !was_unreachable {
+                    task.since = at;
+                }
+                if a == ActiveState::UnreachableInactive {
+                    fx.replacement(slot, ReplacementReason::Unreachable);
+                }
+                if from.is_none() && a == ActiveState::Staging {
+                    task.staged_at = Some(at);
+                }
+                if a == ActiveState::Running {
+                    if let Some(staged) = task.staged_at.take() {
+                        fx.time_to_running(slot, seconds(at - staged));
+                    }
+                }
+                task.state = Some(a);
+                task.last_change = task.last_change.max(at);
+                let since = task.since;
+                fx.transition(slot, from, State::Active(a));
+                self.store
+                    .move_task(slot, from.map(|f| (f, old_since)), Some((a, since)));
+                if a == ActiveState::Unreachable && !was_unreachable {
+                    self.arm_unreachable(instance, id);
+                }
+                Step::Changed
+            }
+        }
+    }
+
+    /// Ends a task: transition into `to`, the expunge, an optional replacement, the time
+    /// unreachable if it was; the task leaves the map and a tombstone stays.
+    #[allow(clippy::too_many_arguments)]
+    fn end(
+        &mut self,
+        instance: &str,
+        id: &str,
+        to: TerminalState,
+        reason: ExpungeReason,
+        replacement: Option<ReplacementReason>,
+        at: Millis,
+        fx: &mut impl Effects,
+    ) -> Step {
+        let Some(tasks) = self.instances.get_mut(instance) else {
+            return Step::Unchanged;
+        };
+        let Some(pos) = tasks.iter().position(|t| &*t.id == id) else {
+            return Step::Unchanged;
+        };
+        let task = tasks.swap_remove(pos);
+        if tasks.is_empty() {
+            self.instances.remove(instance);
+        }
+        let slot = self.apps.get(task.app).slot.unwrap_or(AppSlot::OTHER);
+        if let Some(reason) = replacement {
+            fx.replacement(slot, reason);
+        }
+        if task.state.is_some_and(ActiveState::is_unreachable) {
+            fx.unreachable_duration(slot, seconds(at - task.since));
+        }
+        fx.transition(slot, task.state, State::Terminal(to));
+        fx.expunge(slot, reason);
+        self.store
+            .move_task(slot, task.state.map(|s| (s, task.since)), None);
+        self.forget(task, at);
+        Step::Ended
+    }
+
+    /// Drops a task that left the map and leaves its tombstone.
+    fn forget(&mut self, task: Task, at: Millis) {
+        self.tasks -= 1;
+        let app = self.apps.get_mut(task.app);
+        app.tasks -= 1;
+        let expires = at.saturating_add(self.settings.tombstone_ttl);
+        self.tombstones.insert(task.id.clone(), expires);
+        self.push_timer(
+            expires,
+            TimerKind::Tombstone {
+                task: task.id,
+                expires,
+            },
+        );
+    }
+
+    /// The app was deleted (`app_terminated_event`, or missing from `/v2/apps`) at `at`.
+    fn app_deleted(&mut self, app: &str, at: Millis) {
+        let Some(idx) = self.apps.lookup(app) else {
+            return;
+        };
+        let delete_at = at.saturating_add(self.settings.app_retention);
+        self.apps.get_mut(idx).delete_at = Some(delete_at);
+        self.push_timer(delete_at, TimerKind::App { idx, delete_at });
+    }
+
+    /// The latest strategy received for an app wins; running unreachable clocks follow it.
+    fn set_strategy(&mut self, idx: AppIdx, strategy: Option<Strategy>) {
+        let app = self.apps.get_mut(idx);
+        if app.strategy != strategy {
+            app.strategy = strategy;
+            self.rearm_apps(&std::iter::once(idx).collect());
+        }
+    }
+
+    fn strategy_of(&self, task: &Task) -> Strategy {
+        if task.pod {
+            return self.settings.default_strategy;
+        }
+        self.apps
+            .get(task.app)
+            .strategy
+            .unwrap_or(self.settings.default_strategy)
+    }
+}
+
+/// RULES.md LOST steps 1 and 2: what the payload alone says, if anything.
+fn lost_resolution(update: &StatusUpdate<'_>) -> Option<State> {
+    if update.message.starts_with(LOST_UNKNOWN_MESSAGE_PREFIX) {
+        return Some(State::Terminal(TerminalState::Unknown));
+    }
+    match update.reason.filter(|r| !r.is_empty())? {
+        "REASON_TASK_UNKNOWN" => Some(State::Terminal(TerminalState::Unknown)),
+        "REASON_RECONCILIATION" | "REASON_SLAVE_DISCONNECTED" | "REASON_SLAVE_REMOVED" => {
+            Some(State::Active(ActiveState::Unreachable))
+        }
+        _ => Some(State::Terminal(TerminalState::Gone)),
+    }
+}
+
+/// A duration on Marathon's clock in seconds, never negative (events can arrive out of order).
+fn seconds(ms: Millis) -> f64 {
+    ms.max(0) as f64 / 1000.0
+}
+
+/// A Mesos state as the state it enters, for snapshot tasks (`TASK_LOST` never appears there).
+fn snapshot_target(state: MesosState) -> Option<State> {
+    state.target()
+}
+
+#[cfg(test)]
+mod tests;

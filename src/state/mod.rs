@@ -1,0 +1,16 @@
+//! The pure rules engine of RULES.md: task states, transitions, timers, LOST resolution, snapshot
+//! diffs. No I/O, no clock: `now` is passed in.
+
+pub mod clock;
+pub mod effects;
+pub mod engine;
+pub mod store;
+pub mod tally;
+pub mod types;
+
+pub use clock::MarathonClock;
+pub use effects::{AppSlot, Effects, Silent};
+pub use engine::{Engine, Settings};
+pub use store::{AppView, Store, StoreReader};
+pub use tally::Tally;
+pub use types::*;
