@@ -1,4 +1,222 @@
-//! marathon-task-exporter: follows Marathon's event stream and exports task lifecycle metrics.
+//! marathon-task-exporter follows Marathon's event stream (`/v2/events`), keeps a per-task state
+//! map under Marathon's task-handling rules, and exports Prometheus metrics for transitions,
+//! replacements, expunges and time unreachable.
+//!
+//! # Layout
+//! - [`config`]: flags and environment, validated. Pure.
+//! - [`state`]: the rules engine (RULES.md): states, transitions, timers, LOST, snapshot diffs,
+//!   and the store scrapes read. Pure: no I/O, `now` passed in.
+//! - [`sse`]: incremental SSE decoder for Jetty's framing. Pure.
+//! - [`marathon`]: Marathon's wire formats: events, `/v2/tasks`, `/v2/apps`, ids, timestamps. Pure.
+//! - [`pipeline`]: bytes → frames → events → rules, shared by the live writer and replays.
+//! - [`client`]: HTTP to Marathon: TLS, credentials, URLs.
+//! - [`stream`]: I/O: the event stream, leader redirects, reconnects.
+//! - [`resync`]: I/O: snapshots of `/v2/tasks` and `/v2/apps`.
+//! - [`writer`]: the single task that owns the map.
+//! - [`metrics`]: every family declared once; per-app gauges computed at scrape time.
+//! - [`http`]: `/metrics`, `/healthz`, `/readyz`, `/`.
+//! - [`clock`], [`health`]: Marathon's clock as read live; readiness.
+//! - [`fake_marathon`]: an in-process Marathon speaking the real wire format, for tests and demos.
+//!
+//! Arrows point inward: `stream`, `resync`, `writer`, `metrics` and `http` use `state`;
+//! `state`, `sse` and `config` use nothing else of the crate.
 
+pub mod client;
+pub mod clock;
+pub mod config;
+pub mod fake_marathon;
+pub mod health;
+pub mod http;
+pub mod marathon;
+pub mod metrics;
+pub mod pipeline;
+pub mod resync;
 pub mod sse;
 pub mod state;
+pub mod stream;
+pub mod writer;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::client::{ClientError, MarathonClient};
+use crate::clock::SharedClock;
+use crate::config::Config;
+use crate::health::Readiness;
+use crate::metrics::Metrics;
+use crate::pipeline::Pipeline;
+use crate::state::{Engine, Millis, Settings, Strategy};
+
+/// Chunks read from the stream that may wait for the writer (each is one socket read).
+pub const STREAM_CHANNEL: usize = 1024;
+
+/// Why the exporter could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot listen on {address}: {source}")]
+    Listen {
+        address: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Client(#[from] ClientError),
+}
+
+/// The rules' settings from the configuration.
+pub fn settings(config: &Config) -> Settings {
+    let ms = |d: std::time::Duration| Millis::try_from(d.as_millis()).unwrap_or(Millis::MAX);
+    Settings {
+        default_strategy: Strategy::enabled(
+            ms(config.default_inactive_after),
+            ms(config.default_expunge_after),
+        ),
+        lost_resolve_timeout: ms(config.lost_resolve_timeout),
+        tombstone_ttl: ms(config.tombstone_ttl),
+        app_retention: ms(config.app_retention),
+        app_limit: config.app_limit,
+    }
+}
+
+/// A running exporter: its HTTP server, stream, resync and writer tasks.
+pub struct Exporter {
+    addr: SocketAddr,
+    metrics: Metrics,
+    readiness: Arc<Readiness>,
+    cancel: CancellationToken,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Exporter {
+    /// Binds the listen address and starts every task.
+    pub async fn start(config: Config) -> Result<Exporter, StartError> {
+        let listener = TcpListener::bind(&config.listen_address)
+            .await
+            .map_err(|source| StartError::Listen {
+                address: config.listen_address.clone(),
+                source,
+            })?;
+        Exporter::start_on(config, listener).await
+    }
+
+    /// Starts every task, serving HTTP on `listener`.
+    pub async fn start_on(config: Config, listener: TcpListener) -> Result<Exporter, StartError> {
+        let addr = listener.local_addr().map_err(|source| StartError::Listen {
+            address: config.listen_address.clone(),
+            source,
+        })?;
+        if config.insecure_skip_verify {
+            tracing::warn!("TLS verification of Marathon is off (--marathon.insecure-skip-verify)");
+        }
+        let client = Arc::new(MarathonClient::new(&config)?);
+        let clock = Arc::new(SharedClock::new());
+        let engine = Engine::new(settings(&config));
+        let now_clock = Arc::clone(&clock);
+        let metrics = Metrics::new(engine.reader(), Arc::new(move || now_clock.now()));
+        let readiness = Arc::new(Readiness::new());
+        let cancel = CancellationToken::new();
+        let (stream_tx, stream_rx) = tokio::sync::mpsc::channel(STREAM_CHANNEL);
+        let (snapshot_tx, snapshot_rx) = tokio::sync::mpsc::channel(1);
+        let (trigger_tx, trigger_rx) = tokio::sync::mpsc::channel(1);
+
+        let pipeline = Pipeline::new(
+            engine,
+            metrics.sink(),
+            Arc::clone(&clock),
+            config.max_event_bytes,
+        );
+        let mut tasks = Vec::new();
+        tasks.push(tokio::spawn(writer::run(
+            pipeline,
+            stream_rx,
+            snapshot_rx,
+            Arc::clone(&readiness),
+            cancel.clone(),
+        )));
+        let stream = stream::Stream {
+            client: Arc::clone(&client),
+            idle_timeout: config.idle_timeout,
+            backoff_max: config.backoff_max,
+            metrics: metrics.exporter.clone(),
+            readiness: Arc::clone(&readiness),
+        };
+        tasks.push(tokio::spawn(stream.run(
+            stream_tx,
+            trigger_tx,
+            cancel.clone(),
+        )));
+        let resync = resync::Resync {
+            client,
+            clock,
+            interval: config.resync_interval,
+            backoff_max: config.backoff_max,
+            metrics: metrics.exporter.clone(),
+            readiness: Arc::clone(&readiness),
+        };
+        tasks.push(tokio::spawn(resync.run(
+            trigger_rx,
+            snapshot_tx,
+            cancel.clone(),
+        )));
+        let router = http::router(
+            metrics.clone(),
+            Arc::clone(&readiness),
+            &config.telemetry_path,
+        );
+        let shutdown = cancel.clone();
+        tasks.push(tokio::spawn(async move {
+            let served = axum::serve(listener, router)
+                .with_graceful_shutdown(async move { shutdown.cancelled().await })
+                .await;
+            if let Err(error) = served {
+                tracing::error!(error = %error, "HTTP server failed");
+            }
+        }));
+        tracing::info!(address = %addr, urls = ?urls_for_log(&config), "marathon-task-exporter started");
+        Ok(Exporter {
+            addr,
+            metrics,
+            readiness,
+            cancel,
+            tasks,
+        })
+    }
+
+    /// Where `/metrics` is served.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    pub fn readiness(&self) -> &Readiness {
+        &self.readiness
+    }
+
+    /// Stops every task; in-flight scrapes finish first.
+    pub async fn shutdown(self) {
+        self.cancel.cancel();
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+}
+
+fn urls_for_log(config: &Config) -> Vec<String> {
+    config.marathon_urls.iter().map(client::origin).collect()
+}
+
+/// Runs the exporter until `shutdown` completes.
+pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(), StartError> {
+    let exporter = Exporter::start(config).await?;
+    shutdown.await;
+    tracing::info!("shutting down");
+    exporter.shutdown().await;
+    Ok(())
+}

@@ -1,3 +1,46 @@
-//! The binary: parse the configuration and run the exporter.
+//! The binary: parse the configuration, set up logging, run until SIGTERM or ctrl-c.
 
-fn main() {}
+use marathon_task_exporter::config::{Cli, Config, LogFormat};
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::try_parse_validated_from(std::env::args_os()).unwrap_or_else(|e| e.exit());
+    init_tracing(&cli.config);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(marathon_task_exporter::run(cli.config, shutdown_signal()))?;
+    Ok(())
+}
+
+fn init_tracing(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::new(config.log_level.as_filter());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match config.log_format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+/// Completes on SIGTERM or ctrl-c.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}

@@ -530,4 +530,6 @@ fn snapshot_target(state: MesosState) -> Option<State> {
 }
 
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod tests;

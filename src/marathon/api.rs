@@ -1,0 +1,417 @@
+//! Reading Marathon's resync bodies, `GET /v2/tasks` and `GET /v2/apps`, into snapshot tasks and apps.
+//!
+//! Only the fields the exporter uses are read; every other field is skipped whatever it holds, and
+//! nulls are taken as absent. An entry that cannot be used is skipped, not an error: only a body that
+//! is not JSON, or holds no list, fails.
+
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::Deserialize;
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+use super::fields::{AppFields, Obj, Text, first_token, json_position};
+use super::ids::parse_task_id;
+use crate::state::{MesosState, SnapshotApp, SnapshotTask};
+
+/// Why a body cannot be read. The text never quotes the body.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("invalid JSON ({category}) at line {line} column {column}")]
+    Json {
+        category: &'static str,
+        line: usize,
+        column: usize,
+    },
+    #[error("the body is neither an array nor an object with a \"{0}\" array")]
+    NoList(&'static str),
+}
+
+impl From<serde_json::Error> for ApiError {
+    fn from(e: serde_json::Error) -> Self {
+        let (category, line, column) = json_position(&e);
+        ApiError::Json {
+            category,
+            line,
+            column,
+        }
+    }
+}
+
+/// `/v2/tasks` as read: the usable tasks, and how many entries were skipped.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TaskList {
+    pub tasks: Vec<SnapshotTask>,
+    /// Entries that are not objects, have no parseable `id` or no string `appId`, an unknown `state`,
+    /// or are pod tasks (which `/v2/tasks` does not list).
+    pub skipped: usize,
+}
+
+/// The fields of a `/v2/tasks` entry the exporter uses.
+#[derive(Debug, Default, Deserialize)]
+struct TaskFields<'a> {
+    #[serde(default, borrow)]
+    id: Text<'a>,
+    #[serde(default, borrow, rename = "appId")]
+    app_id: Text<'a>,
+    #[serde(default, borrow)]
+    state: Text<'a>,
+    #[serde(default, borrow, rename = "startedAt")]
+    started_at: Text<'a>,
+}
+
+/// Parses a `/v2/tasks` body: `{"tasks":[…]}`, or a bare array of tasks.
+///
+/// A task without `state` (Marathon before 1.2) is `TASK_RUNNING` when it has a `startedAt` string,
+/// else `TASK_STAGING`.
+pub fn parse_tasks(body: &[u8]) -> Result<TaskList, ApiError> {
+    let entries: Vec<Obj<TaskFields<'_>>> = list(body, "tasks")?;
+    let mut list = TaskList {
+        tasks: Vec::with_capacity(entries.len()),
+        skipped: 0,
+    };
+    for entry in &entries {
+        match snapshot_task(entry) {
+            Some(task) => list.tasks.push(task),
+            None => list.skipped += 1,
+        }
+    }
+    Ok(list)
+}
+
+fn snapshot_task(entry: &Obj<TaskFields<'_>>) -> Option<SnapshotTask> {
+    let Obj::Value(fields) = entry else {
+        return None;
+    };
+    let task = parse_task_id(fields.id.as_str()?)?;
+    if task.pod {
+        return None;
+    }
+    let app = fields.app_id.as_str()?;
+    let state = match fields.state.get().ok()? {
+        Some(state) => MesosState::parse(state)?,
+        None if fields.started_at.as_str().is_some() => MesosState::Running,
+        None => MesosState::Staging,
+    };
+    Some(SnapshotTask {
+        id: task.id.to_owned(),
+        instance: task.instance.into_owned(),
+        app: app.to_owned(),
+        state,
+    })
+}
+
+/// Parses a `/v2/apps` body: `{"apps":[…]}`, or a bare array of apps. Each app gives its `id` and
+/// `unreachableStrategy` (absent or null: `None`; `"disabled"`; or `{inactiveAfterSeconds,
+/// expungeAfterSeconds}`, a missing member counting as 0). Entries without a string `id` are skipped;
+/// a strategy of any other form reads as `None`.
+pub fn parse_apps(body: &[u8]) -> Result<Vec<SnapshotApp>, ApiError> {
+    let entries: Vec<Obj<AppFields<'_>>> = list(body, "apps")?;
+    Ok(entries
+        .iter()
+        .filter_map(|entry| match entry {
+            Obj::Value(app) => Some(SnapshotApp {
+                id: app.id.as_str()?.to_owned(),
+                strategy: app.unreachable_strategy.strategy().unwrap_or(None),
+            }),
+            Obj::Absent | Obj::Other => None,
+        })
+        .collect())
+}
+
+/// The entries of a bare array, or of the array under `key` in an object (other members skipped).
+fn list<'a, T: Deserialize<'a>>(body: &'a [u8], key: &'static str) -> Result<Vec<T>, ApiError> {
+    if !matches!(first_token(body), Some(b'[' | b'{')) {
+        return Err(ApiError::NoList(key));
+    }
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let entries = ListSeed {
+        key,
+        entry: PhantomData,
+    }
+    .deserialize(&mut de)?;
+    de.end()?;
+    entries.ok_or(ApiError::NoList(key))
+}
+
+/// Reads a top-level array, or an object's `key` member: `None` when the object has no such member.
+struct ListSeed<T> {
+    key: &'static str,
+    entry: PhantomData<T>,
+}
+
+impl<'de, T: Deserialize<'de>> DeserializeSeed<'de> for ListSeed<T> {
+    type Value = Option<Vec<T>>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Visitor<'de> for ListSeed<T> {
+    type Value = Option<Vec<T>>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "an array or an object with a \"{}\" array", self.key)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut entries = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(entry) = seq.next_element()? {
+            entries.push(entry);
+        }
+        Ok(Some(entries))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut found = None;
+        while let Some(key) = map.next_key::<Text<'de>>()? {
+            if key.as_str() == Some(self.key) {
+                if found.is_some() {
+                    return Err(de::Error::duplicate_field(self.key));
+                }
+                found = Some(map.next_value::<Vec<T>>()?);
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(found)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::Strategy;
+
+    fn fixture(path: &str) -> Vec<u8> {
+        let full = format!(
+            "{}/tests/fixtures/marathon/{path}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        std::fs::read(&full).unwrap_or_else(|e| panic!("{full}: {e}"))
+    }
+
+    fn states(list: &TaskList) -> Vec<MesosState> {
+        list.tasks.iter().map(|t| t.state).collect()
+    }
+
+    fn strategies(apps: &[SnapshotApp]) -> Vec<(&str, Option<Strategy>)> {
+        apps.iter().map(|a| (a.id.as_str(), a.strategy)).collect()
+    }
+
+    #[test]
+    fn v2_tasks_of_marathon_1_10_keep_every_state() {
+        let list = parse_tasks(&fixture("api/v2_tasks.json")).unwrap();
+        assert_eq!(list.skipped, 0);
+        use MesosState::*;
+        assert_eq!(states(&list), [Running, Unreachable, Staging, Failed]);
+        let first = &list.tasks[0];
+        assert_eq!(
+            first.id,
+            "prod_web.instance-5c1e8b07-0890-11eb-9a3f-0242f5e1c6d2._app.1"
+        );
+        assert_eq!(
+            first.instance,
+            "prod_web.instance-5c1e8b07-0890-11eb-9a3f-0242f5e1c6d2"
+        );
+        assert_eq!(first.app, "/prod/web");
+        assert_eq!(
+            list.tasks[3].instance,
+            "tools_registry.instance-0c9d2e44-0780-11eb-9a3f-0242f5e1c6d2"
+        );
+        assert_eq!(list.tasks[3].app, "/tools/registry");
+    }
+
+    #[test]
+    fn old_tasks_without_state_are_running_when_started() {
+        for (path, apps) in [
+            ("realworld/go-marathon/1_v2_tasks.json", "/bridged-webapp"),
+            ("realworld/marathon-consul/1_v2_tasks.json", "/test"),
+        ] {
+            let list = parse_tasks(&fixture(path)).unwrap();
+            assert_eq!(list.skipped, 0, "{path}");
+            assert_eq!(states(&list), [MesosState::Running; 2], "{path}");
+            assert!(list.tasks.iter().all(|t| t.app == apps), "{path}");
+        }
+        let list = parse_tasks(&fixture("realworld/marathon-consul/1_v2_tasks.json")).unwrap();
+        assert_eq!(
+            list.tasks[0].instance,
+            "test.marathon-47de43bd-1a81-11e5-bdb6-e6cb6734eaf8"
+        );
+    }
+
+    #[test]
+    fn task_without_state_or_start_is_staging() {
+        let body = br#"{"tasks":[{"id":"a.b-1","appId":"/a"},{"id":"a.b-2","appId":"/a","startedAt":null}]}"#;
+        let list = parse_tasks(body).unwrap();
+        assert_eq!(states(&list), [MesosState::Staging; 2]);
+    }
+
+    #[test]
+    fn documented_tasks_with_extra_fields_parse() {
+        let list = parse_tasks(&fixture("realworld/marathon-docs/5_v2_tasks.json")).unwrap();
+        assert_eq!((list.tasks.len(), list.skipped), (2, 0));
+        let registry = &list.tasks[1];
+        assert_eq!(registry.app, "/tools/docker/registry");
+        assert_eq!(
+            registry.instance,
+            "tools_docker_registry.marathon-002b4d28-46b9-11e5-b731-525400cce7ed"
+        );
+        assert_eq!(states(&list), [MesosState::Running; 2]);
+    }
+
+    #[test]
+    fn task_listed_under_its_instance_id_keeps_that_id() {
+        let list =
+            parse_tasks(&fixture("realworld/marathon-docs/6_v2_apps_app_tasks.json")).unwrap();
+        let id = "minecraft_survival-world.instance-564bd685-4c30-11e5-98c1-be5b2935a987";
+        assert_eq!(list.skipped, 0);
+        assert_eq!(
+            (list.tasks[0].id.as_str(), list.tasks[0].instance.as_str()),
+            (id, id)
+        );
+        // The stated state wins over `startedAt`.
+        assert_eq!(states(&list), [MesosState::Staging]);
+    }
+
+    #[test]
+    fn unusable_entries_are_skipped_and_counted() {
+        let body = br#"[
+            {"id":"a.b-1","appId":"/a","state":"TASK_KILLING","ports":31372,"host":null},
+            {"id":"nodots","appId":"/a","state":"TASK_RUNNING"},
+            {"id":null,"appId":"/a"},
+            {"id":"a.b-3","state":"TASK_RUNNING"},
+            {"id":"a.b-4","appId":"/a","state":"TASK_SLEEPING"},
+            {"id":"a.b-5","appId":"/a","state":5},
+            {"id":"p.instance-1.redis.1","appId":"/p","state":"TASK_RUNNING"},
+            null, 7, "a.b-6", []
+        ]"#;
+        let list = parse_tasks(body).unwrap();
+        assert_eq!(states(&list), [MesosState::Killing]);
+        assert_eq!(list.skipped, 10);
+    }
+
+    #[test]
+    fn bodies_without_a_list_are_errors_that_do_not_quote_the_body() {
+        let cases: [(&[u8], &str); 6] = [
+            (
+                br#"{"message":"SECRET"}"#,
+                "the body is neither an array nor an object with a \"tasks\" array",
+            ),
+            (
+                b"\"SECRET\"",
+                "the body is neither an array nor an object with a \"tasks\" array",
+            ),
+            (
+                b"",
+                "the body is neither an array nor an object with a \"tasks\" array",
+            ),
+            (br#"{"tasks":"SECRET"}"#, "invalid JSON (data)"),
+            (br#"{"tasks":[{"id":"SECRET"#, "invalid JSON (eof)"),
+            (br#"{"tasks":[],"tasks":[]}"#, "invalid JSON (data)"),
+        ];
+        for (body, want) in cases {
+            let e = parse_tasks(body).unwrap_err().to_string();
+            assert!(
+                e.starts_with(want),
+                "{e} for {}",
+                String::from_utf8_lossy(body)
+            );
+            assert!(!e.contains("SECRET"));
+        }
+        assert!(matches!(
+            parse_apps(br#"{"tasks":[]}"#),
+            Err(ApiError::NoList("apps"))
+        ));
+    }
+
+    #[test]
+    fn v2_apps_of_marathon_1_10_name_their_strategy() {
+        let apps = parse_apps(&fixture("api/v2_apps_embed_tasks.json")).unwrap();
+        assert_eq!(
+            strategies(&apps),
+            [("/prod/web", Some(Strategy::enabled(0, 0)))]
+        );
+    }
+
+    #[test]
+    fn marathon_1_5_apps_carry_their_timeouts_in_millis() {
+        let apps = parse_apps(&fixture(
+            "realworld/marathon-lb/1_v2_apps_embed_tasks_marathon1.5.json",
+        ))
+        .unwrap();
+        assert_eq!(
+            strategies(&apps),
+            [("/pywebserver", Some(Strategy::enabled(300_000, 600_000)))]
+        );
+        let apps = parse_apps(&fixture("realworld/contrail-specs/5_v2_apps.json")).unwrap();
+        assert_eq!(
+            strategies(&apps),
+            [("/app-no-1", Some(Strategy::enabled(0, 0)))]
+        );
+    }
+
+    #[test]
+    fn bare_app_arrays_parse() {
+        let apps = parse_apps(&fixture(
+            "realworld/f5-marathon-bigip-ctlr/2_v2_apps_list_marathon1.5.2.json",
+        ))
+        .unwrap();
+        let zero = Some(Strategy::enabled(0, 0));
+        assert_eq!(
+            strategies(&apps),
+            [("/nginx-app", zero), ("/nginx-app-nohm", zero)]
+        );
+        let apps = parse_apps(&fixture(
+            "realworld/f5-marathon-bigip-ctlr/1_v2_apps_list_missing_data.json",
+        ))
+        .unwrap();
+        assert_eq!(
+            strategies(&apps),
+            [("/f5-service-router", None), ("/server-app", None)]
+        );
+    }
+
+    #[test]
+    fn apps_before_marathon_1_4_name_no_strategy() {
+        for (path, ids) in [
+            (
+                "realworld/datadog-integrations-core/1_v2_apps.json",
+                &["/my-app", "/my-app-2"][..],
+            ),
+            (
+                "realworld/marathon-consul/5_v2_apps_embed_tasks.json",
+                &["/bridged-webapp"][..],
+            ),
+            (
+                "realworld/marathon-lb/2_v2_apps_embed_tasks_zdd.json",
+                &["/nginx-green", "/nginx-blue"][..],
+            ),
+        ] {
+            let apps = parse_apps(&fixture(path)).unwrap();
+            let got: Vec<_> = apps.iter().map(|a| a.id.as_str()).collect();
+            assert_eq!(got, ids, "{path}");
+            assert!(apps.iter().all(|a| a.strategy.is_none()), "{path}");
+        }
+    }
+
+    #[test]
+    fn apps_without_string_id_are_skipped_and_bad_strategies_read_as_none() {
+        let body = br#"{"apps":[
+            {"id":"/a","unreachableStrategy":"disabled"},
+            {"id":null},
+            {"unreachableStrategy":"disabled"},
+            {"id":"/b","unreachableStrategy":{"inactiveAfterSeconds":"x"}},
+            {"id":"/c","unreachableStrategy":{"expungeAfterSeconds":7}},
+            3
+        ],"message":null}"#;
+        let apps = parse_apps(body).unwrap();
+        let want = [
+            ("/a", Some(Strategy::DISABLED)),
+            ("/b", None),
+            ("/c", Some(Strategy::enabled(0, 7_000))),
+        ];
+        assert_eq!(strategies(&apps), want);
+    }
+}

@@ -1,0 +1,691 @@
+//! Decoding one `/v2/events` `data` payload into its event kind, its timestamp and the rules engine's input.
+//!
+//! One serde pass reads only the fields the exporter uses into lenient fields (strings stay borrowed
+//! from the payload unless they hold escapes); every other field is skipped whatever its type. What a
+//! field must hold is checked afterwards, by [`RawEvent::input`], for the event types that use it.
+
+use serde::Deserialize;
+
+use super::fields::{AppFields, Fault, Obj, Text, first_token, json_position};
+use super::ids::{parse_instance_id, parse_task_id};
+use super::time::parse_timestamp;
+use crate::state::{Condition, Input, InstanceChanged, MesosState, Millis, Status, StatusUpdate};
+
+/// The event types the stream subscribes to with `event_type=` (in this order).
+pub const SUBSCRIBED: [&str; 6] = [
+    "status_update_event",
+    "instance_changed_event",
+    "unknown_instance_terminated_event",
+    "app_terminated_event",
+    "api_post_event",
+    "event_stream_attached",
+];
+
+/// Why a payload cannot be used. The text never quotes the payload.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    #[error("not a JSON object")]
+    NotObject,
+    #[error("invalid JSON ({category}) at line {line} column {column}")]
+    Json {
+        category: &'static str,
+        line: usize,
+        column: usize,
+    },
+    #[error("no string eventType")]
+    NoEventType,
+    #[error("missing field {0}")]
+    Missing(&'static str),
+    #[error("field {0} has the wrong type")]
+    WrongType(&'static str),
+    #[error("field {0} has an invalid value")]
+    Invalid(&'static str),
+}
+
+impl DecodeError {
+    fn field(fault: Fault, name: &'static str) -> Self {
+        match fault {
+            Fault::WrongType => DecodeError::WrongType(name),
+            Fault::Invalid => DecodeError::Invalid(name),
+        }
+    }
+}
+
+impl From<serde_json::Error> for DecodeError {
+    fn from(e: serde_json::Error) -> Self {
+        let (category, line, column) = json_position(&e);
+        DecodeError::Json {
+            category,
+            line,
+            column,
+        }
+    }
+}
+
+/// Declares [`EventKind`] with its wire names, in index order.
+macro_rules! event_kinds {
+    ($($variant:ident => $wire:literal,)*) => {
+        /// Marathon's event types (`eventType`), plus `Unknown` for anything else.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum EventKind {
+            $($variant,)*
+            Unknown,
+        }
+
+        impl EventKind {
+            /// Every kind, in the order of [`EventKind::index`]; `Unknown` last.
+            pub const ALL: [EventKind; [$($wire,)*].len() + 1] = [$(EventKind::$variant,)* EventKind::Unknown];
+
+            /// The `events_total{type}` label: the wire name, or `unknown`.
+            pub fn label(self) -> &'static str {
+                match self {
+                    $(EventKind::$variant => $wire,)*
+                    EventKind::Unknown => "unknown",
+                }
+            }
+
+            /// The kind of an `eventType` value; `Unknown` when Marathon defines no such type.
+            pub fn parse(event_type: &str) -> EventKind {
+                match event_type {
+                    $($wire => EventKind::$variant,)*
+                    _ => EventKind::Unknown,
+                }
+            }
+        }
+    };
+}
+
+event_kinds! {
+    StatusUpdate => "status_update_event",
+    InstanceChanged => "instance_changed_event",
+    UnknownInstanceTerminated => "unknown_instance_terminated_event",
+    InstanceHealthChanged => "instance_health_changed_event",
+    HealthStatusChanged => "health_status_changed_event",
+    FailedHealthCheck => "failed_health_check_event",
+    UnhealthyInstanceKill => "unhealthy_instance_kill_event",
+    UnhealthyTaskKill => "unhealthy_task_kill_event",
+    DeploymentInfo => "deployment_info",
+    DeploymentStepSuccess => "deployment_step_success",
+    DeploymentStepFailure => "deployment_step_failure",
+    DeploymentSuccess => "deployment_success",
+    DeploymentFailed => "deployment_failed",
+    GroupChangeSuccess => "group_change_success",
+    GroupChangeFailed => "group_change_failed",
+    AppTerminated => "app_terminated_event",
+    EventStreamAttached => "event_stream_attached",
+    EventStreamDetached => "event_stream_detached",
+    PodCreated => "pod_created_event",
+    PodUpdated => "pod_updated_event",
+    PodDeleted => "pod_deleted_event",
+    ApiPost => "api_post_event",
+    AddHealthCheck => "add_health_check_event",
+    RemoveHealthCheck => "remove_health_check_event",
+    SchedulerRegistered => "scheduler_registered_event",
+    SchedulerReregistered => "scheduler_reregistered_event",
+    SchedulerDisconnected => "scheduler_disconnected_event",
+    FrameworkMessage => "framework_message_event",
+    Subscribe => "subscribe_event",
+    Unsubscribe => "unsubscribe_event",
+    UnknownTaskTerminated => "unknown_task_terminated_event",
+}
+
+impl EventKind {
+    /// Position in [`EventKind::ALL`], for arrays indexed by kind.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// The fields any used event type reads, whatever the type: checked per type by [`RawEvent::input`].
+#[derive(Debug, Default, Deserialize)]
+struct Fields<'a> {
+    #[serde(default, borrow, rename = "eventType")]
+    event_type: Text<'a>,
+    #[serde(default, borrow)]
+    timestamp: Text<'a>,
+    #[serde(default, borrow, rename = "taskId")]
+    task_id: Text<'a>,
+    #[serde(default, borrow, rename = "taskStatus")]
+    task_status: Text<'a>,
+    #[serde(default, borrow, rename = "appId")]
+    app_id: Text<'a>,
+    #[serde(default, borrow)]
+    message: Text<'a>,
+    #[serde(default, borrow)]
+    reason: Text<'a>,
+    #[serde(default, borrow, rename = "instanceId")]
+    instance_id: Text<'a>,
+    #[serde(default, borrow, rename = "runSpecId")]
+    run_spec_id: Text<'a>,
+    #[serde(default, borrow)]
+    condition: Text<'a>,
+    #[serde(default, borrow, rename = "appDefinition")]
+    app_definition: Obj<AppFields<'a>>,
+}
+
+/// One decoded payload: a JSON object with a string `eventType`, fields not yet checked.
+#[derive(Debug)]
+pub struct RawEvent<'a> {
+    kind: EventKind,
+    fields: Fields<'a>,
+}
+
+/// Decodes one SSE `data` payload. Fails when it is not a JSON object, is not valid JSON (duplicate
+/// keys included), or has no string `eventType`.
+pub fn decode(data: &[u8]) -> Result<RawEvent<'_>, DecodeError> {
+    // A derived struct also accepts a JSON array (fields by position): only objects are events.
+    if first_token(data) != Some(b'{') {
+        return Err(DecodeError::NotObject);
+    }
+    let fields: Fields<'_> = serde_json::from_slice(data)?;
+    let kind = match fields.event_type.as_str() {
+        Some(event_type) => EventKind::parse(event_type),
+        None => return Err(DecodeError::NoEventType),
+    };
+    Ok(RawEvent { kind, fields })
+}
+
+impl<'a> RawEvent<'a> {
+    /// The events_total{type} label: the eventType if it is one of Marathon's event types, else "unknown".
+    pub fn kind(&self) -> EventKind {
+        self.kind
+    }
+
+    /// The parsed `timestamp`, if the event has one. A `timestamp` that is not a timestamp string
+    /// also reads as `None` here; [`RawEvent::input`] reports it as an error for the types it decodes.
+    pub fn timestamp(&self) -> Option<Millis> {
+        self.fields.timestamp.as_str().and_then(parse_timestamp)
+    }
+
+    /// The input for the rules engine, for the five types the engine uses; Ok(None) for every other type.
+    /// `fallback` is used as the timestamp when the event has none (absent or null).
+    pub fn input(&self, fallback: Millis) -> Result<Option<Input<'_>>, DecodeError> {
+        let f = &self.fields;
+        let input = match self.kind {
+            EventKind::StatusUpdate => Input::Status(self.status_update(fallback)?),
+            EventKind::InstanceChanged => {
+                let id = required(&f.instance_id, "instanceId")?;
+                let instance = parse_instance_id(id).ok_or(DecodeError::Invalid("instanceId"))?;
+                Input::InstanceChanged(InstanceChanged {
+                    instance,
+                    app: required(&f.run_spec_id, "runSpecId")?,
+                    condition: Condition::parse(required(&f.condition, "condition")?),
+                    timestamp: self.event_time(fallback)?,
+                })
+            }
+            EventKind::UnknownInstanceTerminated => Input::UnknownInstanceTerminated {
+                app: required(&f.run_spec_id, "runSpecId")?,
+                timestamp: self.event_time(fallback)?,
+            },
+            EventKind::AppTerminated => Input::AppTerminated {
+                app: required(&f.app_id, "appId")?,
+                timestamp: self.event_time(fallback)?,
+            },
+            EventKind::ApiPost => {
+                let app = match &f.app_definition {
+                    Obj::Absent => return Ok(None),
+                    Obj::Other => return Err(DecodeError::WrongType("appDefinition")),
+                    Obj::Value(app) => app,
+                };
+                let strategy = app
+                    .unreachable_strategy
+                    .strategy()
+                    .map_err(|e| DecodeError::field(e, "appDefinition.unreachableStrategy"))?;
+                Input::AppDefinition {
+                    app: required(&app.id, "appDefinition.id")?,
+                    strategy,
+                    timestamp: self.event_time(fallback)?,
+                }
+            }
+            _ => return Ok(None),
+        };
+        Ok(Some(input))
+    }
+
+    fn status_update(&self, fallback: Millis) -> Result<StatusUpdate<'_>, DecodeError> {
+        let f = &self.fields;
+        let task_id = required(&f.task_id, "taskId")?;
+        let task = parse_task_id(task_id).ok_or(DecodeError::Invalid("taskId"))?;
+        let status = required(&f.task_status, "taskStatus")?;
+        Ok(StatusUpdate {
+            task,
+            app: required(&f.app_id, "appId")?,
+            status: MesosState::parse(status).map_or(Status::Other(status), Status::Known),
+            message: optional(&f.message, "message")?.unwrap_or(""),
+            reason: optional(&f.reason, "reason")?,
+            timestamp: self.event_time(fallback)?,
+        })
+    }
+
+    /// The timestamp of a used event: absent or null is `fallback`; anything but a timestamp string is an error.
+    fn event_time(&self, fallback: Millis) -> Result<Millis, DecodeError> {
+        match optional(&self.fields.timestamp, "timestamp")? {
+            None => Ok(fallback),
+            Some(text) => parse_timestamp(text).ok_or(DecodeError::Invalid("timestamp")),
+        }
+    }
+}
+
+fn optional<'s>(field: &'s Text<'_>, name: &'static str) -> Result<Option<&'s str>, DecodeError> {
+    field.get().map_err(|e| DecodeError::field(e, name))
+}
+
+fn required<'s>(field: &'s Text<'_>, name: &'static str) -> Result<&'s str, DecodeError> {
+    optional(field, name)?.ok_or(DecodeError::Missing(name))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+
+    use super::*;
+    use crate::state::{Strategy, TaskRef};
+
+    const FALLBACK: Millis = 42;
+
+    fn fixture(path: &str) -> Vec<u8> {
+        let full = format!(
+            "{}/tests/fixtures/marathon/{path}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        std::fs::read(&full).unwrap_or_else(|e| panic!("{full}: {e}"))
+    }
+
+    /// Runs `check` on what decoding `data` and taking its input gives.
+    fn with_input<R>(
+        data: &[u8],
+        check: impl FnOnce(Result<Option<Input<'_>>, DecodeError>) -> R,
+    ) -> R {
+        match decode(data) {
+            Ok(raw) => check(raw.input(FALLBACK)),
+            Err(e) => check(Err(e)),
+        }
+    }
+
+    fn assert_input(data: &[u8], want: Option<Input<'_>>) {
+        with_input(data, |got| assert_eq!(got.unwrap(), want));
+    }
+
+    fn with_status<R>(json: &str, check: impl FnOnce(&StatusUpdate<'_>) -> R) -> R {
+        with_input(json.as_bytes(), |got| match got {
+            Ok(Some(Input::Status(s))) => check(&s),
+            other => panic!("{other:?}"),
+        })
+    }
+
+    fn error(json: &str) -> DecodeError {
+        match decode(json.as_bytes()).and_then(|raw| raw.input(FALLBACK).map(|i| i.is_some())) {
+            Err(e) => e,
+            Ok(used) => panic!("decoded (used: {used}): {json}"),
+        }
+    }
+
+    #[test]
+    fn status_update_fixture_yields_status_input() {
+        let data = fixture("events/status_update_event.json");
+        let raw = decode(&data).unwrap();
+        assert_eq!(raw.kind(), EventKind::StatusUpdate);
+        assert_eq!(raw.timestamp(), Some(1_602_061_982_771));
+        let want = StatusUpdate {
+            task: TaskRef {
+                id: "prod_web.instance-5c1e8b07-0890-11eb-9a3f-0242f5e1c6d2._app.1",
+                instance: Cow::Borrowed("prod_web.instance-5c1e8b07-0890-11eb-9a3f-0242f5e1c6d2"),
+                pod: false,
+            },
+            app: "/prod/web",
+            status: Status::Known(MesosState::Running),
+            message: "",
+            reason: None,
+            timestamp: 1_602_061_982_771,
+        };
+        assert_eq!(raw.input(0).unwrap(), Some(Input::Status(want)));
+    }
+
+    #[test]
+    fn plain_status_event_borrows_the_task_id_from_the_payload() {
+        let data = fixture("events/status_update_event.json");
+        let raw = decode(&data).unwrap();
+        assert!(matches!(raw.fields.task_id, Text::Str(Cow::Borrowed(_))));
+        let Some(Input::Status(s)) = raw.input(0).unwrap() else {
+            panic!("not a status input");
+        };
+        let range = data.as_ptr_range();
+        assert!(range.contains(&s.task.id.as_ptr()));
+        assert!(range.contains(&s.app.as_ptr()));
+        assert!(matches!(s.task.instance, Cow::Borrowed(i) if range.contains(&i.as_ptr())));
+    }
+
+    #[test]
+    fn escaped_strings_are_unescaped_and_owned() {
+        let json = r#"{"eventType":"status_update_event","taskId":"a.b-1","taskStatus":"TASK_FAILED",
+            "appId":"/a","message":"said \"no\"\n"}"#;
+        let raw = decode(json.as_bytes()).unwrap();
+        assert!(matches!(raw.fields.message, Text::Str(Cow::Owned(_))));
+        with_status(json, |s| {
+            assert_eq!(s.message, "said \"no\"\n");
+            assert_eq!(s.status, Status::Known(MesosState::Failed));
+        });
+    }
+
+    #[test]
+    fn unknown_task_status_is_other_not_an_error() {
+        let json = r#"{"eventType":"status_update_event","taskId":"a.b-1","taskStatus":"TASK_NEW","appId":"/a"}"#;
+        with_status(json, |s| {
+            assert_eq!(s.status, Status::Other("TASK_NEW"));
+            assert_eq!(s.message, "");
+            assert_eq!(s.timestamp, FALLBACK);
+        });
+    }
+
+    #[test]
+    fn optional_status_fields_accept_null_and_keep_a_reason() {
+        let json = r#"{"eventType":"status_update_event","taskId":"a.b-1","taskStatus":"TASK_LOST","appId":"/a",
+            "message":null,"reason":"REASON_SLAVE_REMOVED","timestamp":null,"ports":31372,"host":null}"#;
+        with_status(json, |s| {
+            assert_eq!(
+                (s.message, s.reason, s.timestamp),
+                ("", Some("REASON_SLAVE_REMOVED"), FALLBACK)
+            );
+        });
+        let json = r#"{"eventType":"status_update_event","taskId":"a.b-1","taskStatus":"TASK_LOST","appId":"/a","reason":null}"#;
+        with_status(json, |s| assert_eq!(s.reason, None));
+    }
+
+    #[test]
+    fn status_update_needs_task_status_and_app() {
+        let base = r#""eventType":"status_update_event""#;
+        let cases = [
+            (
+                format!(r#"{{{base},"taskStatus":"TASK_RUNNING","appId":"/a"}}"#),
+                "missing field taskId",
+            ),
+            (
+                format!(r#"{{{base},"taskId":"nodots","taskStatus":"TASK_RUNNING","appId":"/a"}}"#),
+                "field taskId has an invalid value",
+            ),
+            (
+                format!(r#"{{{base},"taskId":7,"taskStatus":"TASK_RUNNING","appId":"/a"}}"#),
+                "field taskId has the wrong type",
+            ),
+            (
+                format!(r#"{{{base},"taskId":"a.b","appId":"/a"}}"#),
+                "missing field taskStatus",
+            ),
+            (
+                format!(r#"{{{base},"taskId":"a.b","taskStatus":1,"appId":"/a"}}"#),
+                "field taskStatus has the wrong type",
+            ),
+            (
+                format!(r#"{{{base},"taskId":"a.b","taskStatus":"TASK_RUNNING"}}"#),
+                "missing field appId",
+            ),
+            (
+                format!(r#"{{{base},"taskId":"a.b","taskStatus":"TASK_RUNNING","appId":null}}"#),
+                "missing field appId",
+            ),
+            (
+                format!(
+                    r#"{{{base},"taskId":"a.b","taskStatus":"TASK_RUNNING","appId":"/a","message":[]}}"#
+                ),
+                "field message has the wrong type",
+            ),
+            (
+                format!(
+                    r#"{{{base},"taskId":"a.b","taskStatus":"TASK_RUNNING","appId":"/a","reason":2}}"#
+                ),
+                "field reason has the wrong type",
+            ),
+            (
+                format!(
+                    r#"{{{base},"taskId":"a.b","taskStatus":"TASK_RUNNING","appId":"/a","timestamp":2015}}"#
+                ),
+                "field timestamp has the wrong type",
+            ),
+            (
+                format!(
+                    r#"{{{base},"taskId":"a.b","taskStatus":"TASK_RUNNING","appId":"/a","timestamp":"2015"}}"#
+                ),
+                "field timestamp has an invalid value",
+            ),
+        ];
+        for (json, want) in cases {
+            assert_eq!(error(&json).to_string(), want, "{json}");
+        }
+    }
+
+    #[test]
+    fn instance_changed_maps_condition_and_tolerates_null_agent() {
+        let data = fixture("events/variants/instance_changed_event.Scheduled.json");
+        let want = InstanceChanged {
+            instance: Cow::Borrowed("prod_web.instance-a3f2c6e8-0893-11eb-9a3f-0242f5e1c6d2"),
+            app: "/prod/web",
+            condition: Some(Condition::Scheduled),
+            timestamp: 1_602_066_675_603,
+        };
+        assert_input(&data, Some(Input::InstanceChanged(want)));
+    }
+
+    #[test]
+    fn unrecognised_condition_is_none_not_an_error() {
+        let json = r#"{"eventType":"instance_changed_event","instanceId":"a.instance-1","runSpecId":"/a","condition":"Sleeping"}"#;
+        with_input(json.as_bytes(), |got| match got {
+            Ok(Some(Input::InstanceChanged(i))) => assert_eq!(i.condition, None),
+            other => panic!("{other:?}"),
+        });
+    }
+
+    #[test]
+    fn instance_changed_needs_an_instance_id() {
+        let json = r#"{"eventType":"instance_changed_event","instanceId":"a.b-1","runSpecId":"/a","condition":"Running"}"#;
+        assert_eq!(
+            error(json).to_string(),
+            "field instanceId has an invalid value"
+        );
+        let json = r#"{"eventType":"instance_changed_event","instanceId":"a.instance-1","condition":"Running"}"#;
+        assert_eq!(error(json).to_string(), "missing field runSpecId");
+        let json = r#"{"eventType":"instance_changed_event","instanceId":"a.instance-1","runSpecId":"/a"}"#;
+        assert_eq!(error(json).to_string(), "missing field condition");
+    }
+
+    #[test]
+    fn terminated_events_carry_their_app() {
+        let data = fixture("events/unknown_instance_terminated_event.json");
+        let want = Input::UnknownInstanceTerminated {
+            app: "/prod/web",
+            timestamp: 1_602_070_869_204,
+        };
+        assert_input(&data, Some(want));
+        let data = fixture("events/app_terminated_event.json");
+        let want = Input::AppTerminated {
+            app: "/prod/web",
+            timestamp: 1_602_073_851_900,
+        };
+        assert_input(&data, Some(want));
+        let json = r#"{"eventType":"app_terminated_event","runSpecId":"/a"}"#;
+        assert_eq!(error(json).to_string(), "missing field appId");
+    }
+
+    #[test]
+    fn api_post_event_reads_the_app_strategy() {
+        let data = fixture("events/api_post_event.json");
+        let want = Input::AppDefinition {
+            app: "/prod/web",
+            strategy: Some(Strategy::enabled(0, 0)),
+            timestamp: 1_602_061_964_330,
+        };
+        assert_input(&data, Some(want));
+    }
+
+    #[test]
+    fn api_post_event_strategy_forms() {
+        let post = |def: &str| format!(r#"{{"eventType":"api_post_event","appDefinition":{def}}}"#);
+        let strategy = |def: &str| {
+            with_input(post(def).as_bytes(), |got| match got {
+                Ok(Some(Input::AppDefinition { strategy, .. })) => strategy,
+                other => panic!("{other:?}"),
+            })
+        };
+        assert_eq!(strategy(r#"{"id":"/a"}"#), None);
+        assert_eq!(strategy(r#"{"id":"/a","unreachableStrategy":null}"#), None);
+        assert_eq!(
+            strategy(r#"{"id":"/a","unreachableStrategy":"disabled"}"#),
+            Some(Strategy::DISABLED)
+        );
+        let both = r#"{"id":"/a","unreachableStrategy":{"inactiveAfterSeconds":1.5,"expungeAfterSeconds":600}}"#;
+        assert_eq!(strategy(both), Some(Strategy::enabled(1_500, 600_000)));
+        assert_eq!(
+            strategy(r#"{"id":"/a","unreachableStrategy":{"expungeAfterSeconds":60}}"#),
+            Some(Strategy::enabled(0, 60_000))
+        );
+    }
+
+    #[test]
+    fn api_post_event_without_app_definition_is_not_used() {
+        for json in [
+            r#"{"eventType":"api_post_event","uri":"/v2/groups"}"#,
+            r#"{"eventType":"api_post_event","appDefinition":null}"#,
+        ] {
+            assert_input(json.as_bytes(), None);
+        }
+    }
+
+    #[test]
+    fn api_post_event_rejects_malformed_definitions() {
+        let post = |def: &str| format!(r#"{{"eventType":"api_post_event","appDefinition":{def}}}"#);
+        let cases = [
+            ("[]", "field appDefinition has the wrong type"),
+            (r#""/a""#, "field appDefinition has the wrong type"),
+            ("{}", "missing field appDefinition.id"),
+            (r#"{"id":3}"#, "field appDefinition.id has the wrong type"),
+            (
+                r#"{"id":"/a","unreachableStrategy":"never"}"#,
+                "field appDefinition.unreachableStrategy has an invalid value",
+            ),
+            (
+                r#"{"id":"/a","unreachableStrategy":5}"#,
+                "field appDefinition.unreachableStrategy has the wrong type",
+            ),
+            (
+                r#"{"id":"/a","unreachableStrategy":{"inactiveAfterSeconds":"0"}}"#,
+                "field appDefinition.unreachableStrategy has the wrong type",
+            ),
+        ];
+        for (def, want) in cases {
+            assert_eq!(error(&post(def)).to_string(), want, "{def}");
+        }
+    }
+
+    #[test]
+    fn other_types_need_only_an_event_type() {
+        let raw = decode(br#"{"eventType":"event_stream_attached","remoteAddress":"10.0.5.21"}"#)
+            .unwrap();
+        assert_eq!(raw.kind(), EventKind::EventStreamAttached);
+        assert_eq!(raw.timestamp(), None);
+        assert_eq!(raw.input(FALLBACK).unwrap(), None);
+    }
+
+    #[test]
+    fn unused_types_ignore_fields_the_used_types_would_reject() {
+        let json = br#"{"eventType":"framework_message_event","message":[104,105],"taskId":1,"timestamp":2015,
+            "appDefinition":"x","reason":{"a":1}}"#;
+        let raw = decode(json).unwrap();
+        assert_eq!(raw.kind(), EventKind::FrameworkMessage);
+        assert_eq!(raw.timestamp(), None);
+        assert_eq!(raw.input(FALLBACK).unwrap(), None);
+    }
+
+    #[test]
+    fn unknown_event_type_decodes_as_unknown() {
+        let raw =
+            decode(br#"{"eventType":"brand_new_event","timestamp":"2020-10-07T09:13:02.771Z"}"#)
+                .unwrap();
+        assert_eq!(raw.kind(), EventKind::Unknown);
+        assert_eq!(raw.kind().label(), "unknown");
+        assert_eq!(raw.timestamp(), Some(1_602_061_982_771));
+        assert_eq!(raw.input(FALLBACK).unwrap(), None);
+    }
+
+    #[test]
+    fn frames_that_are_not_event_objects_are_errors() {
+        let cases: [(&[u8], &str); 9] = [
+            (b"", "not a JSON object"),
+            (b"  ", "not a JSON object"),
+            (br#"["status_update_event"]"#, "not a JSON object"),
+            (b"\"status_update_event\"", "not a JSON object"),
+            (b"{}", "no string eventType"),
+            (br#"{"eventType":null}"#, "no string eventType"),
+            (br#"{"eventType":7}"#, "no string eventType"),
+            (
+                br#"{"eventType":"x""#,
+                "invalid JSON (eof) at line 1 column 16",
+            ),
+            (
+                br#"{"eventType":"x"} {}"#,
+                "invalid JSON (syntax) at line 1 column 19",
+            ),
+        ];
+        for (data, want) in cases {
+            let e = decode(data).map(|r| r.kind()).unwrap_err();
+            assert_eq!(e.to_string(), want, "{:?}", String::from_utf8_lossy(data));
+        }
+    }
+
+    #[test]
+    fn duplicate_keys_are_malformed() {
+        let e = decode(br#"{"eventType":"status_update_event","taskId":"a.b","taskId":"c.d"}"#)
+            .unwrap_err();
+        assert!(
+            matches!(
+                e,
+                DecodeError::Json {
+                    category: "data",
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn error_text_never_quotes_the_payload() {
+        let secret = "SECRET-PAYLOAD-TEXT";
+        let frames = [
+            format!(
+                r#"{{"eventType":"status_update_event","taskId":"{secret}","taskStatus":"TASK_RUNNING","appId":"/a"}}"#
+            ),
+            format!(r#"{{"eventType":"{secret}" "#),
+            format!(r#"{{"eventType":"x","{secret}":tru}}"#),
+            format!(r#"{{"eventType":"status_update_event","timestamp":"{secret}"}}"#),
+            format!(r#"{{"eventType":"x","eventType":"{secret}"}}"#),
+        ];
+        for frame in frames {
+            let e = error(&frame);
+            assert!(!e.to_string().contains(secret), "{e}");
+            assert!(!format!("{e:?}").contains(secret), "{e:?}");
+        }
+    }
+
+    #[test]
+    fn event_kinds_round_trip_through_their_labels() {
+        assert_eq!(EventKind::ALL.len(), 32);
+        for (i, kind) in EventKind::ALL.into_iter().enumerate() {
+            assert_eq!(kind.index(), i);
+            assert_eq!(EventKind::parse(kind.label()), kind);
+        }
+        assert_eq!(EventKind::ALL.last(), Some(&EventKind::Unknown));
+        assert_eq!(EventKind::parse("unknown"), EventKind::Unknown);
+        assert_eq!(EventKind::parse("STATUS_UPDATE_EVENT"), EventKind::Unknown);
+    }
+
+    #[test]
+    fn subscribed_types_are_known_kinds() {
+        for event_type in SUBSCRIBED {
+            assert_ne!(
+                EventKind::parse(event_type),
+                EventKind::Unknown,
+                "{event_type}"
+            );
+        }
+        assert_eq!(SUBSCRIBED[0], EventKind::StatusUpdate.label());
+    }
+}

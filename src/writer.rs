@@ -1,0 +1,70 @@
+//! The single writer: owns the pipeline (and so the task map) and applies, in one task, the
+//! stream's bytes, the snapshots and a once-a-second timer tick.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::time::{MissedTickBehavior, interval};
+use tokio_util::sync::CancellationToken;
+
+use crate::clock::{SharedClock, wall_millis};
+use crate::health::Readiness;
+use crate::metrics::Sink;
+use crate::pipeline::Pipeline;
+use crate::state::Snapshot;
+use crate::stream::StreamMsg;
+
+/// How often timers are evaluated when no event arrives (RULES.md asks for at least once a second).
+pub const TICK: Duration = Duration::from_secs(1);
+
+pub type LivePipeline = Pipeline<Sink, Arc<SharedClock>>;
+
+/// Runs until `cancel` or until both inputs are closed.
+pub async fn run(
+    mut pipeline: LivePipeline,
+    mut stream: mpsc::Receiver<StreamMsg>,
+    mut snapshots: mpsc::Receiver<Snapshot>,
+    readiness: Arc<Readiness>,
+    cancel: CancellationToken,
+) {
+    let mut tick = interval(TICK);
+    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            biased;
+            _ = cancel.cancelled() => return,
+            snapshot = snapshots.recv() => {
+                let Some(snapshot) = snapshot else { return };
+                // Bytes already read were sent before the snapshot was answered: apply them first.
+                while let Ok(msg) = stream.try_recv() {
+                    handle(&mut pipeline, msg);
+                }
+                pipeline.apply_snapshot(&snapshot);
+                readiness.set_seeded();
+                tracing::debug!(tasks = snapshot.tasks.len(), apps = snapshot.apps.len(), "snapshot applied");
+            }
+            msg = stream.recv() => {
+                let Some(msg) = msg else { return };
+                handle(&mut pipeline, msg);
+            }
+            _ = tick.tick() => pipeline.tick(),
+        }
+    }
+}
+
+fn handle(pipeline: &mut LivePipeline, msg: StreamMsg) {
+    match msg {
+        StreamMsg::Connected { .. } | StreamMsg::Disconnected => pipeline.reset_stream(),
+        StreamMsg::Chunk(bytes) => {
+            let fed = pipeline.feed(&bytes);
+            if fed.events > 0 {
+                pipeline
+                    .effects()
+                    .exporter()
+                    .last_event_timestamp
+                    .set(wall_millis() as f64 / 1000.0);
+            }
+        }
+    }
+}
