@@ -14,6 +14,7 @@ use prometheus::{
 
 pub use self::gauges::ScrapeGauges;
 pub use self::sink::Sink;
+use crate::marathon::events::SUBSCRIBED;
 use crate::state::{Correction, EventError, Millis, StoreReader};
 
 /// Buckets of `marathon_task_unreachable_duration_seconds`: a second to a day.
@@ -186,6 +187,10 @@ impl Metrics {
             "Events decoded, by Marathon eventType (\"unknown\" for anything else).",
             &["type"],
         );
+        // The subscribed types start at 0, so the first event of each shows in increase().
+        for event_type in SUBSCRIBED.iter().chain(&["unknown"]) {
+            events.with_label_values(&[*event_type]);
+        }
         let errors = counter_vec(
             r,
             "marathon_exporter_event_errors_total",

@@ -1,0 +1,195 @@
+//! The exposition as a contract: a deterministic run through the whole pipeline is rendered and
+//! diffed against `tests/golden/exposition.prom` (rewrite it with `UPDATE_GOLDEN=1`), and the
+//! text passes `promtool check metrics` with no warning.
+
+mod common;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+
+use marathon_task_exporter::fake_marathon::payload;
+use marathon_task_exporter::metrics::Metrics;
+use marathon_task_exporter::pipeline::{Pipeline, ReplayClock};
+use marathon_task_exporter::state::{
+    Engine, MesosState, Settings, Snapshot, SnapshotApp, SnapshotTask, Strategy,
+};
+
+const T0: i64 = 1_602_061_982_771;
+const WEB: &str = "/prod/web";
+const API: &str = "/prod/api";
+
+fn frame(event: &serde_json::Value) -> Vec<u8> {
+    let kind = event["eventType"].as_str().expect("eventType");
+    format!("event: {kind}\r\ndata: {event}\r\n\r\n").into_bytes()
+}
+
+/// A fixed history: seed, deploys, a failure, a partition with one expunge, a LOST, a bad frame.
+fn render() -> String {
+    let settings = Settings {
+        app_limit: 3,
+        ..Settings::default()
+    };
+    let engine = Engine::new(settings);
+    let now_at_scrape = T0 + 400_000;
+    let metrics = Metrics::new(engine.reader(), Arc::new(move || now_at_scrape));
+    let mut pipeline = Pipeline::new(engine, metrics.sink(), ReplayClock::new(T0), 1 << 20);
+    let web = |n| payload::task_id(WEB, n, 1);
+    let api = |n| payload::task_id(API, n, 1);
+    let task = |id: String, app: &str, state| SnapshotTask {
+        instance: id.rsplit_once("._app").expect("1.8 id").0.to_owned(),
+        id,
+        app: app.to_owned(),
+        state,
+    };
+    pipeline.apply_snapshot(&Snapshot {
+        requested_at: T0,
+        tasks: vec![
+            task(web(1), WEB, MesosState::Running),
+            task(web(2), WEB, MesosState::Running),
+            task(api(1), API, MesosState::Running),
+        ],
+        apps: vec![
+            SnapshotApp {
+                id: WEB.into(),
+                strategy: Some(Strategy::enabled(60_000, 300_000)),
+            },
+            SnapshotApp {
+                id: API.into(),
+                strategy: None,
+            },
+        ],
+    });
+    let at = |s: i64| T0 + s * 1000;
+    let mut bytes = Vec::new();
+    for event in [
+        payload::status_update(&web(3), WEB, "TASK_STAGING", at(1)),
+        payload::status_update(&web(3), WEB, "TASK_RUNNING", at(4)),
+        payload::status_update(&api(1), API, "TASK_FAILED", at(20)),
+        payload::status_update(&api(2), API, "TASK_STAGING", at(21)),
+        payload::status_update(&api(2), API, "TASK_RUNNING", at(33)),
+        payload::status_update(&web(1), WEB, "TASK_UNREACHABLE", at(30)),
+        payload::status_update(&web(2), WEB, "TASK_UNREACHABLE", at(30)),
+        payload::status_update(&web(1), WEB, "TASK_RUNNING", at(100)),
+        payload::status_update(&api(2), API, "TASK_LOST", at(200)),
+        payload::instance_changed(&payload::instance_id(API, 2), API, "Unreachable", at(200)),
+        payload::status_update("/c.instance-x._app.1", "/c", "TASK_RUNNING", at(201)),
+        payload::status_update("/d.instance-y._app.1", "/d", "TASK_RUNNING", at(202)),
+        payload::api_post_app(WEB, Some((60, 300)), at(340)),
+    ] {
+        bytes.extend(frame(&event));
+    }
+    bytes.extend(b"event: status_update_event\r\ndata: {not json\r\n\r\n");
+    pipeline.feed(&bytes);
+    metrics.render()
+}
+
+fn golden_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/exposition.prom")
+}
+
+#[test]
+fn exposition_matches_the_golden_file() {
+    let text = render();
+    let path = golden_path();
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &text).unwrap();
+    }
+    let golden = std::fs::read_to_string(&path)
+        .expect("golden file (run with UPDATE_GOLDEN=1 to create it)");
+    if text != golden {
+        let diff: Vec<String> = text
+            .lines()
+            .zip(golden.lines())
+            .filter(|(a, b)| a != b)
+            .take(10)
+            .map(|(a, b)| format!("got:  {a}\nwant: {b}"))
+            .collect();
+        panic!(
+            "exposition differs from {} ({} vs {} lines); first differences:\n{}",
+            path.display(),
+            text.lines().count(),
+            golden.lines().count(),
+            diff.join("\n")
+        );
+    }
+}
+
+#[test]
+fn golden_counts_follow_the_rules() {
+    let samples = common::parse(&render());
+    let v = |s: &str| common::value(&samples, s);
+    // web/2 unreachable at 30 s with 60/300: inactive at 90 s, expunged at 330 s (clock at 340 s).
+    assert_eq!(
+        v(r#"marathon_task_expunges_total{app="/prod/web",reason="unreachable_timeout"}"#),
+        1.0
+    );
+    assert_eq!(
+        v(r#"marathon_task_replacements_total{app="/prod/web",reason="unreachable"}"#),
+        2.0
+    );
+    assert_eq!(
+        v(r#"marathon_task_unreachable_duration_seconds_sum{app="/prod/web"}"#),
+        370.0
+    );
+    // The LOST resolved unreachable; with the default strategy (0s/15m) it is inactive at once.
+    assert_eq!(
+        v(r#"marathon_app_tasks{app="/prod/api",state="unreachable_inactive"}"#),
+        1.0
+    );
+    assert_eq!(
+        v(r#"marathon_app_unreachable_oldest_age_seconds{app="/prod/api"}"#),
+        200.0
+    );
+    // Third and fourth apps with --app.limit 3: /c has its own label, /d goes to __other__.
+    assert_eq!(v(r#"marathon_app_tasks{app="/c",state="running"}"#), 1.0);
+    assert_eq!(
+        v(r#"marathon_app_tasks{app="__other__",state="running"}"#),
+        1.0
+    );
+    assert_eq!(v("marathon_exporter_apps_over_limit"), 1.0);
+    assert_eq!(
+        v(r#"marathon_exporter_event_errors_total{kind="malformed"}"#),
+        1.0
+    );
+    assert_eq!(v("marathon_exporter_tracked_tasks"), 5.0);
+}
+
+/// `promtool`, from PATH or `$PROMTOOL`.
+fn promtool() -> PathBuf {
+    std::env::var_os("PROMTOOL").map_or_else(|| PathBuf::from("promtool"), PathBuf::from)
+}
+
+#[test]
+fn exposition_passes_promtool_check_metrics_without_warnings() {
+    let text = render();
+    let mut child = Command::new(promtool())
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool on PATH (Debian package prometheus); scripts/test installs it");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success(),
+        "promtool check metrics failed:\n{said}"
+    );
+    assert!(
+        said.trim().is_empty(),
+        "promtool check metrics warned:\n{said}"
+    );
+}
