@@ -1,0 +1,148 @@
+//! The binary as a user runs it: bad flags exit 2 with one line naming the flag; a running
+//! exporter serves `/metrics` and exits 0 on SIGTERM.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_marathon-task-exporter");
+
+fn run(args: &[&str]) -> (i32, String) {
+    let out = Command::new(BIN)
+        .args(args)
+        .env_clear()
+        .output()
+        .expect("the binary runs");
+    let mut text = String::from_utf8_lossy(&out.stderr).into_owned();
+    text.push_str(&String::from_utf8_lossy(&out.stdout));
+    (out.status.code().unwrap_or(-1), text)
+}
+
+#[test]
+fn bad_flag_values_exit_2_naming_the_flag() {
+    let cases: &[(&[&str], &str)] = &[
+        (&["--stream.idle-timeout", "soon"], "--stream.idle-timeout"),
+        (&["--marathon.url", "ftp://marathon:8080"], "--marathon.url"),
+        (
+            &["--stream.max-event-bytes", "lots"],
+            "--stream.max-event-bytes",
+        ),
+        (&["--app.limit", "0"], "--app.limit"),
+        (&["--log.format", "xml"], "--log.format"),
+        (
+            &["--marathon.client-cert-file", "/tmp/cert.pem"],
+            "--marathon.client-key-file",
+        ),
+        (&["--web.telemetry-path", "metrics"], "--web.telemetry-path"),
+        (&["--no-such-flag"], "--no-such-flag"),
+    ];
+    for (args, flag) in cases {
+        let (code, text) = run(args);
+        assert_eq!(code, 2, "{args:?}: {text}");
+        assert!(text.contains(flag), "{args:?} should name {flag}: {text}");
+        assert!(!text.contains("panicked"), "{text}");
+    }
+}
+
+#[test]
+fn help_lists_every_flag_of_the_contract() {
+    let (code, text) = run(&["--help"]);
+    assert_eq!(code, 0);
+    for flag in [
+        "--marathon.url",
+        "--marathon.username",
+        "--marathon.password-file",
+        "--marathon.token-file",
+        "--marathon.ca-file",
+        "--marathon.client-cert-file",
+        "--marathon.client-key-file",
+        "--marathon.insecure-skip-verify",
+        "--web.listen-address",
+        "--web.telemetry-path",
+        "--web.config.file",
+        "--stream.idle-timeout",
+        "--stream.max-event-bytes",
+        "--stream.backoff-max",
+        "--resync.interval",
+        "--unreachable.default-inactive-after",
+        "--unreachable.default-expunge-after",
+        "--lost.resolve-timeout",
+        "--tombstone.ttl",
+        "--app.retention",
+        "--app.limit",
+        "--log.level",
+        "--log.format",
+    ] {
+        assert!(text.contains(flag), "--help lacks {flag}");
+    }
+}
+
+/// Starts the binary on an ephemeral port; returns the child and the address it serves.
+fn start(extra: &[&str]) -> (std::process::Child, String) {
+    let mut child = Command::new(BIN)
+        .args([
+            "--web.listen-address",
+            "127.0.0.1:0",
+            "--log.format",
+            "json",
+        ])
+        .args(extra)
+        .env_clear()
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("the binary starts");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut lines = BufReader::new(stderr).lines();
+    let deadline = Instant::now() + common::PATIENCE;
+    let address = loop {
+        assert!(Instant::now() < deadline, "no start line");
+        let line = lines.next().expect("a log line").expect("utf-8");
+        if let Some(rest) = line.split("\"address\":\"").nth(1) {
+            break rest.split('"').next().expect("address").to_owned();
+        }
+    };
+    // Keep draining stderr so the child never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    (child, address)
+}
+
+#[test]
+fn the_binary_serves_metrics_and_exits_0_on_sigterm() {
+    let (mut child, address) = start(&[
+        "--marathon.url",
+        "http://127.0.0.1:9",
+        "--web.telemetry-path",
+        "/m",
+    ]);
+    let body = reqwest::blocking_get(&format!("http://{address}/m"));
+    assert!(body.contains("marathon_exporter_build_info"), "{body}");
+    assert!(body.contains("marathon_exporter_stream_up 0"), "{body}");
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + common::PATIENCE;
+    let code = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status.code();
+        }
+        assert!(Instant::now() < deadline, "did not exit after SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(code, Some(0));
+}
+
+mod reqwest {
+    /// A blocking GET through a throwaway runtime (the tests above are synchronous).
+    pub fn blocking_get(url: &str) -> String {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async { ::reqwest::get(url).await.unwrap().text().await.unwrap() })
+    }
+}
