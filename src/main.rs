@@ -4,6 +4,14 @@ use marathon_task_exporter::config::{Cli, Config, LogFormat};
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::try_parse_validated_from(std::env::args_os()).unwrap_or_else(|e| e.exit());
+    if let Some(path) = &cli.config.web_config_file {
+        // Serving the endpoints unprotected when protection was asked for would be worse than not starting.
+        eprintln!(
+            "error: --web.config.file {}: TLS and basic auth for the exporter's own endpoints are not supported by this version",
+            path.display()
+        );
+        std::process::exit(2);
+    }
     init_tracing(&cli.config);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

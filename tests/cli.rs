@@ -37,6 +37,7 @@ fn bad_flag_values_exit_2_naming_the_flag() {
         ),
         (&["--web.telemetry-path", "metrics"], "--web.telemetry-path"),
         (&["--no-such-flag"], "--no-such-flag"),
+        (&["--web.config.file", "/etc/web.yml"], "--web.config.file"),
     ];
     for (args, flag) in cases {
         let (code, text) = run(args);
