@@ -10,7 +10,7 @@ use url::Url;
 
 use crate::config::{Config, Secret, read_secret_file};
 
-/// How long a request may take to get its response headers (the stream body itself has no limit).
+/// How long opening a connection (TCP, then TLS) may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Snapshots of large clusters are big; this bounds a stuck `/v2/tasks`.
 pub const SNAPSHOT_TIMEOUT: Duration = Duration::from_secs(120);

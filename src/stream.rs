@@ -1,6 +1,7 @@
 //! I/O: opens Marathon's `/v2/events`, follows a standby's redirect to the leader, reads to EOF
-//! and hands the raw bytes to the writer; reconnects with capped, jittered backoff. It never waits
-//! on decoding or metric work: the writer does that, so this loop keeps up with Marathon.
+//! (or until Marathon is silent for the idle timeout) and hands the raw bytes to the writer;
+//! reconnects with capped, jittered backoff. It never waits on decoding or metric work: the writer
+//! does that, so this loop keeps up with Marathon.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -71,6 +72,8 @@ enum ConnectError {
     Status { status: u16, origin: String },
     #[error("{origin} answered 200 without text/event-stream")]
     NotEventStream { origin: String },
+    #[error("no response from {origin} within {after:?}")]
+    NoResponse { origin: String, after: Duration },
     #[error("too many redirects from {origin}")]
     Redirects { origin: String },
     #[error("{origin}: {reason}")]
@@ -183,6 +186,7 @@ impl Stream {
     }
 
     /// Opens the stream at `base`, following redirects; returns the response and the leader's name.
+    /// Each hop may take `idle_timeout` to answer with its headers.
     async fn connect(&self, base: &Url) -> Result<(reqwest::Response, String), ConnectError> {
         let mut url = endpoint(base, "v2/events");
         {
@@ -198,10 +202,17 @@ impl Stream {
                 .client
                 .get(&url, with_auth)?
                 .header(ACCEPT, "text/event-stream");
-            let response = request.send().await.map_err(|e| ConnectError::Transport {
-                origin: origin(&url),
-                reason: describe(&e),
-            })?;
+            // A server that accepts and then stays silent is as dead as a silent stream.
+            let response = timeout(self.idle_timeout, request.send())
+                .await
+                .map_err(|_| ConnectError::NoResponse {
+                    origin: origin(&url),
+                    after: self.idle_timeout,
+                })?
+                .map_err(|e| ConnectError::Transport {
+                    origin: origin(&url),
+                    reason: describe(&e),
+                })?;
             let status = response.status();
             if status.is_redirection() {
                 let next = response

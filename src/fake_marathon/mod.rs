@@ -8,7 +8,8 @@
 //! admits it); attach and detach of other streams are not broadcast, so the bytes every open
 //! stream receives are exactly what the caller pushed. `/v2/tasks`, `/v2/apps`, `/v2/leader`,
 //! `/v2/info` and `/ping` are served from state the caller sets. Basic auth and DC/OS tokens,
-//! standby redirects, "not ready" leaders and error statuses can be switched on at run time.
+//! standby redirects, "not ready" leaders and error statuses can be switched on at run time. It
+//! serves plain HTTP, or HTTPS (optionally requiring a client certificate) with [`FakeOptions::tls`].
 //!
 //! Differences from the real thing: hyper sends the HTTP/1.1 stream body chunk-encoded (Jetty
 //! writes it close-delimited); the decoded bytes are identical and `Connection: close` is still
@@ -23,6 +24,9 @@ mod http;
 pub mod payload;
 #[cfg(test)]
 mod tests;
+mod tls;
+
+pub use tls::FakeTls;
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::net::{Ipv4Addr, SocketAddr};
@@ -53,6 +57,8 @@ pub struct FakeOptions {
     pub heartbeat: Option<Duration>,
     /// Value of `X-Marathon-Leader` and source of `/v2/leader`; default: this server's url.
     pub leader_header: Option<String>,
+    /// Serve HTTPS instead of HTTP; [`FakeMarathon::url`] is then `https://127.0.0.1:<port>`.
+    pub tls: Option<FakeTls>,
 }
 
 /// How `/v2/events` requests are answered.
@@ -129,9 +135,11 @@ impl FakeMarathon {
 
     /// Binds `127.0.0.1:0` and starts serving.
     pub async fn start_with(options: FakeOptions) -> std::io::Result<FakeMarathon> {
+        let acceptor = options.tls.as_ref().map(FakeTls::acceptor).transpose()?;
         let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
         let addr = listener.local_addr()?;
-        let url = format!("http://{addr}");
+        let scheme = if acceptor.is_some() { "https" } else { "http" };
+        let url = format!("{scheme}://{addr}");
         let shared = Arc::new(Shared {
             leader_url: options.leader_header.unwrap_or_else(|| url.clone()),
             addr,
@@ -144,20 +152,35 @@ impl FakeMarathon {
         });
         let app =
             http::router(Arc::clone(&shared)).into_make_service_with_connect_info::<SocketAddr>();
-        let listener = listener.tap_io(|tcp| {
-            if let Err(err) = tcp.set_nodelay(true) {
-                tracing::debug!(%err, "fake marathon: set_nodelay failed");
-            }
-        });
         let (stop, stopped) = oneshot::channel::<()>();
-        let server = tokio::spawn(async move {
-            let serving = axum::serve(listener, app).with_graceful_shutdown(async {
-                let _ = stopped.await;
-            });
-            if let Err(err) = serving.await {
-                tracing::warn!(%err, "fake marathon: server failed");
+        let stopped = async {
+            let _ = stopped.await;
+        };
+        // `tap_io` also makes the peer address available to handlers as `ConnectInfo`.
+        let server = match acceptor {
+            None => {
+                let listener = listener.tap_io(|tcp| {
+                    if let Err(err) = tcp.set_nodelay(true) {
+                        tracing::debug!(%err, "fake marathon: set_nodelay failed");
+                    }
+                });
+                tokio::spawn(async move {
+                    let serving = axum::serve(listener, app).with_graceful_shutdown(stopped);
+                    if let Err(err) = serving.await {
+                        tracing::warn!(%err, "fake marathon: server failed");
+                    }
+                })
             }
-        });
+            Some(acceptor) => {
+                let listener = tls::TlsListener::new(listener, acceptor)?.tap_io(|_| {});
+                tokio::spawn(async move {
+                    let serving = axum::serve(listener, app).with_graceful_shutdown(stopped);
+                    if let Err(err) = serving.await {
+                        tracing::warn!(%err, "fake marathon: server failed");
+                    }
+                })
+            }
+        };
         let ticker = options.heartbeat.filter(|p| !p.is_zero()).map(|period| {
             let shared = Arc::clone(&shared);
             tokio::spawn(async move {
@@ -179,7 +202,7 @@ impl FakeMarathon {
         })
     }
 
-    /// `http://127.0.0.1:<port>`.
+    /// `http://127.0.0.1:<port>`, or `https://` with [`FakeOptions::tls`].
     pub fn url(&self) -> String {
         self.shared.url.clone()
     }
