@@ -3,6 +3,7 @@
 //! reconnects with capped, jittered backoff. It never waits on decoding or metric work: the writer
 //! does that, so this loop keeps up with Marathon.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -109,7 +110,9 @@ impl Stream {
         let mut backoff = Backoff::new(self.backoff_max);
         let mut attempt = 0usize;
         let mut leader: Option<String> = None;
-        let mut problem: Option<String> = None;
+        // The last problem of each configured instance since the stream last worked: a condition is
+        // logged when it starts or changes, not at every retry.
+        let mut problems: HashMap<String, String> = HashMap::new();
         while !cancel.is_cancelled() {
             let base = &self.client.urls()[attempt % self.client.urls().len()];
             attempt += 1;
@@ -125,7 +128,9 @@ impl Stream {
                         self.metrics.leader_changes.inc();
                         tracing::info!(leader = %now_leader, previous = leader.as_deref().unwrap_or(""), "Marathon leader changed");
                     }
-                    if problem.take().is_some() || leader.is_none() {
+                    let recovered = !problems.is_empty();
+                    problems.clear();
+                    if recovered || leader.is_none() {
                         tracing::info!(leader = %now_leader, "event stream connected");
                     }
                     leader = Some(now_leader.clone());
@@ -170,9 +175,9 @@ impl Stream {
                 Err(error) => {
                     self.metrics.connects_failure.inc();
                     let message = error.to_string();
-                    if problem.as_deref() != Some(message.as_str()) {
+                    if problems.get(base.as_str()) != Some(&message) {
                         tracing::warn!(error = %message, "cannot open Marathon's event stream; retrying with backoff");
-                        problem = Some(message.clone());
+                        problems.insert(base.to_string(), message.clone());
                     }
                     self.readiness.set_problem(Some(message));
                 }
@@ -264,6 +269,7 @@ impl Stream {
         tx: &mpsc::Sender<StreamMsg>,
         cancel: &CancellationToken,
     ) -> End {
+        let mut behind = false;
         loop {
             let chunk = tokio::select! {
                 _ = cancel.cancelled() => return End::Shutdown,
@@ -272,7 +278,21 @@ impl Stream {
             match chunk {
                 Err(_) => return End::IdleTimeout,
                 Ok(Ok(Some(bytes))) => {
-                    if tx.send(StreamMsg::Chunk(bytes)).await.is_err() {
+                    // A full channel means the writer is behind: wait for it (Marathon buffers up to
+                    // 1024 events before it drops a slow consumer) rather than drop bytes, which
+                    // would lose events without a trace. Said once per connection.
+                    let msg = match tx.try_send(StreamMsg::Chunk(bytes)) {
+                        Ok(()) => continue,
+                        Err(mpsc::error::TrySendError::Closed(_)) => return End::Shutdown,
+                        Err(mpsc::error::TrySendError::Full(msg)) => msg,
+                    };
+                    if !behind {
+                        behind = true;
+                        tracing::warn!(
+                            "the writer is behind the event stream; reading waits for it"
+                        );
+                    }
+                    if tx.send(msg).await.is_err() {
                         return End::Shutdown;
                     }
                 }
