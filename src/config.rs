@@ -11,7 +11,7 @@ use std::time::Duration;
 use clap::builder::{BoolishValueParser, RangedU64ValueParser};
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::parser::ValueSource;
-use clap::{ArgAction, Args, CommandFactory, FromArgMatches, Parser, ValueEnum};
+use clap::{ArgAction, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use url::Url;
 
 /// Marathon's own default address, so a local Marathon works without flags.
@@ -174,14 +174,80 @@ pub fn parse_byte_size(text: &str) -> Result<usize, String> {
 #[derive(Clone, Debug)]
 pub struct Cli {
     pub config: Config,
+    /// `None`: the bare command, which runs the exporter.
+    pub command: Option<Command>,
 }
 
 /// What clap parses; [`Cli::try_parse_validated_from`] adds the environment and cross-checks.
+/// The exporter's flags are global: they may also follow a subcommand.
 #[derive(Parser)]
 #[command(name = "marathon-task-exporter", version, about = ABOUT, long_about = LONG_ABOUT)]
 struct RawCli {
     #[command(flatten)]
     config: Config,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+/// The subcommands; without one the binary runs the exporter.
+#[derive(Subcommand, Clone, Debug)]
+pub enum Command {
+    /// Run the exporter against an embedded simulated Marathon on loopback (no Marathon needed)
+    Demo(DemoArgs),
+    /// Record a Marathon's snapshots and raw event stream to a file, for `replay`
+    Record(RecordArgs),
+    /// Feed a recording through the rules offline and print a per-app summary
+    Replay(ReplayArgs),
+}
+
+/// Flags of `demo` (besides the exporter's own, such as `--web.listen-address`).
+#[derive(Args, Clone, Debug)]
+pub struct DemoArgs {
+    /// Seed of the simulation: the same seed gives the same sequence of events [default: random]
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// Simulated seconds per real second
+    #[arg(long, value_name = "X", default_value = "10", value_parser = parse_speed)]
+    pub speed: f64,
+    /// Also record what the exporter receives to FILE (the format of `record`; see `replay`)
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
+}
+
+/// Flags of `record` (besides the `--marathon.*` connection flags).
+#[derive(Args, Clone, Debug)]
+pub struct RecordArgs {
+    /// File to write the recording to (replaced if it exists)
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: PathBuf,
+    /// Stop after this long [default: at ctrl-c or SIGTERM]
+    #[arg(long, value_name = "DURATION", value_parser = duration_at_least(Duration::from_millis(1)))]
+    pub duration: Option<Duration>,
+}
+
+/// Flags of `replay` (besides the rule flags, such as `--lost.resolve-timeout`).
+#[derive(Args, Clone, Debug)]
+pub struct ReplayArgs {
+    /// A recording made by `record` or `demo --record`
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Also print the final text exposition, as /metrics would have served it
+    #[arg(long)]
+    pub exposition: bool,
+}
+
+/// Fastest `--speed`: beyond this the simulation is just a burst of events.
+pub const MAX_DEMO_SPEED: f64 = 10_000.0;
+
+fn parse_speed(text: &str) -> Result<f64, String> {
+    let speed: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{text}' is not a number such as 10 or 0.5"))?;
+    if !(speed.is_finite() && speed > 0.0 && speed <= MAX_DEMO_SPEED) {
+        return Err(format!("must be above 0 and at most {MAX_DEMO_SPEED}"));
+    }
+    Ok(speed)
 }
 
 /// Validated settings. Each field's doc line is its `--help` line; Debug never shows secrets.
@@ -353,9 +419,9 @@ impl Cli {
         RawCli::command().mut_args(|arg| match env_var_of(&arg) {
             Some(name) => {
                 let help = arg.get_help().map(ToString::to_string).unwrap_or_default();
-                arg.help(format!("{help} [env: {name}]"))
+                arg.help(format!("{help} [env: {name}]")).global(true)
             }
-            None => arg,
+            None => arg.global(true),
         })
     }
 
@@ -407,9 +473,10 @@ impl Cli {
         let matches = cmd
             .try_get_matches_from_mut(argv)
             .map_err(|err| annotate(err, &from_env))?;
-        let mut config = RawCli::from_arg_matches(&matches)
-            .map_err(|err| err.format(&mut cmd))?
-            .config;
+        let RawCli {
+            mut config,
+            command,
+        } = RawCli::from_arg_matches(&matches).map_err(|err| err.format(&mut cmd))?;
 
         if let Err((kind, flag, message)) = config.cross_check(env(PASSWORD_ENV)) {
             let note = match from_env.get(flag) {
@@ -418,7 +485,7 @@ impl Cli {
             };
             return Err(cmd.error(kind, format!("{message}{note}")));
         }
-        Ok(Cli { config })
+        Ok(Cli { config, command })
     }
 }
 
@@ -1301,6 +1368,112 @@ mod tests {
             let err = Cli::try_parse_validated_from([BIN, flag]).expect_err(flag);
             assert_eq!(err.exit_code(), 0, "{flag}");
         }
+    }
+
+    fn parse_cli(args: &[&str], env: &[(&str, &str)]) -> Result<Cli, clap::Error> {
+        let env: HashMap<String, OsString> = env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), OsString::from(v)))
+            .collect();
+        let argv = std::iter::once(BIN).chain(args.iter().copied());
+        Cli::try_parse_validated_from_env(argv, |name| env.get(name).cloned())
+    }
+
+    #[test]
+    fn the_bare_command_runs_the_exporter() {
+        assert!(parse_cli(&[], &[]).unwrap().command.is_none());
+    }
+
+    #[test]
+    fn demo_takes_seed_speed_record_and_the_exporter_flags_after_it() {
+        let cli = parse_cli(
+            &[
+                "demo",
+                "--seed=42",
+                "--speed",
+                "2.5",
+                "--record",
+                "/tmp/r.jsonl",
+                "--web.listen-address=127.0.0.1:9999",
+            ],
+            &[],
+        )
+        .unwrap();
+        let Some(Command::Demo(demo)) = cli.command else {
+            panic!("demo expected");
+        };
+        assert_eq!(demo.seed, Some(42));
+        assert_eq!(demo.speed, 2.5);
+        assert_eq!(demo.record, Some(PathBuf::from("/tmp/r.jsonl")));
+        assert_eq!(cli.config.listen_address, "127.0.0.1:9999");
+        let Some(Command::Demo(demo)) = parse_cli(&["demo"], &[]).unwrap().command else {
+            panic!("demo expected");
+        };
+        assert_eq!((demo.seed, demo.speed, demo.record), (None, 10.0, None));
+    }
+
+    #[test]
+    fn exporter_flags_of_subcommands_read_their_variables_and_the_command_line_wins() {
+        let env = [("WEB_LISTEN_ADDRESS", "127.0.0.1:1111")];
+        let cli = parse_cli(&["demo"], &env).unwrap();
+        assert_eq!(cli.config.listen_address, "127.0.0.1:1111");
+        let cli = parse_cli(&["demo", "--web.listen-address=127.0.0.1:2222"], &env).unwrap();
+        assert_eq!(cli.config.listen_address, "127.0.0.1:2222");
+        let cli = parse_cli(&["--web.listen-address=127.0.0.1:3333", "demo"], &env).unwrap();
+        assert_eq!(cli.config.listen_address, "127.0.0.1:3333");
+    }
+
+    #[test]
+    fn bad_subcommand_values_exit_two_naming_the_flag() {
+        for (args, flag) in [
+            (&["demo", "--speed=0"][..], "--speed"),
+            (&["demo", "--speed=-1"][..], "--speed"),
+            (&["demo", "--speed=fast"][..], "--speed"),
+            (&["demo", "--speed=inf"][..], "--speed"),
+            (&["demo", "--seed=x"][..], "--seed"),
+            (&["record"][..], "--output"),
+            (&["record", "-o", "f", "--duration=10"][..], "--duration"),
+            (&["replay"][..], "FILE"),
+            (
+                &["demo", "--web.listen-address=nope"][..],
+                "--web.listen-address",
+            ),
+            (
+                &["replay", "f", "--lost.resolve-timeout=soon"][..],
+                "--lost.resolve-timeout",
+            ),
+        ] {
+            let err = parse_cli(args, &[]).expect_err(flag);
+            assert_eq!(err.exit_code(), 2, "{args:?}: {err}");
+            assert!(err.to_string().contains(flag), "{args:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn record_and_replay_take_their_arguments() {
+        let cli = parse_cli(
+            &[
+                "record",
+                "--output",
+                "r.jsonl",
+                "--duration=90s",
+                "--marathon.url=http://m:8080",
+            ],
+            &[],
+        )
+        .unwrap();
+        let Some(Command::Record(record)) = cli.command else {
+            panic!("record expected");
+        };
+        assert_eq!(record.output, PathBuf::from("r.jsonl"));
+        assert_eq!(record.duration, Some(Duration::from_secs(90)));
+        assert_eq!(urls(&cli.config), ["http://m:8080/"]);
+        let cli = parse_cli(&["replay", "r.jsonl", "--exposition"], &[]).unwrap();
+        let Some(Command::Replay(replay)) = cli.command else {
+            panic!("replay expected");
+        };
+        assert_eq!(replay.file, PathBuf::from("r.jsonl"));
+        assert!(replay.exposition);
     }
 
     #[test]

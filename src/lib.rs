@@ -17,6 +17,10 @@
 //! - [`http`]: `/metrics`, `/healthz`, `/readyz`, `/`.
 //! - [`clock`], [`health`]: Marathon's clock as read live; readiness.
 //! - [`fake_marathon`]: an in-process Marathon speaking the real wire format, for tests and demos.
+//! - [`recording`]: the recording file format (snapshots and raw stream with local times).
+//! - [`record`]: the `record` subcommand: a Marathon's snapshots and stream to a recording.
+//! - [`replay`]: the `replay` subcommand: a recording through the rules offline, with a summary.
+//! - [`demo`]: the `demo` subcommand: a simulated cluster on a fake Marathon, the exporter against it.
 //!
 //! Arrows point inward: `stream`, `resync`, `writer`, `metrics` and `http` use `state`;
 //! `state`, `sse` and `config` use nothing else of the crate.
@@ -24,12 +28,16 @@
 pub mod client;
 pub mod clock;
 pub mod config;
+pub mod demo;
 pub mod fake_marathon;
 pub mod health;
 pub mod http;
 pub mod marathon;
 pub mod metrics;
 pub mod pipeline;
+pub mod record;
+pub mod recording;
+pub mod replay;
 pub mod resync;
 pub mod sse;
 pub mod state;
@@ -82,6 +90,13 @@ pub fn settings(config: &Config) -> Settings {
     }
 }
 
+/// Optional parts of [`Exporter::start_with`]; the default is a plain exporter.
+#[derive(Default)]
+pub struct StartOptions {
+    /// Records every chunk, snapshot and timer tick the writer applies (`demo --record`).
+    pub recorder: Option<recording::Recorder>,
+}
+
 /// A running exporter: its HTTP server, stream, resync and writer tasks.
 pub struct Exporter {
     addr: SocketAddr,
@@ -94,17 +109,31 @@ pub struct Exporter {
 impl Exporter {
     /// Binds the listen address and starts every task.
     pub async fn start(config: Config) -> Result<Exporter, StartError> {
+        Exporter::start_with(config, StartOptions::default()).await
+    }
+
+    /// [`Exporter::start`] with options.
+    pub async fn start_with(config: Config, options: StartOptions) -> Result<Exporter, StartError> {
         let listener = TcpListener::bind(&config.listen_address)
             .await
             .map_err(|source| StartError::Listen {
                 address: config.listen_address.clone(),
                 source,
             })?;
-        Exporter::start_on(config, listener).await
+        Exporter::start_on_with(config, listener, options).await
     }
 
     /// Starts every task, serving HTTP on `listener`.
     pub async fn start_on(config: Config, listener: TcpListener) -> Result<Exporter, StartError> {
+        Exporter::start_on_with(config, listener, StartOptions::default()).await
+    }
+
+    /// [`Exporter::start_on`] with options.
+    pub async fn start_on_with(
+        config: Config,
+        listener: TcpListener,
+        options: StartOptions,
+    ) -> Result<Exporter, StartError> {
         let addr = listener.local_addr().map_err(|source| StartError::Listen {
             address: config.listen_address.clone(),
             source,
@@ -130,12 +159,13 @@ impl Exporter {
             config.max_event_bytes,
         );
         let mut tasks = Vec::new();
-        tasks.push(tokio::spawn(writer::run(
+        tasks.push(tokio::spawn(writer::run_recorded(
             pipeline,
             stream_rx,
             snapshot_rx,
             Arc::clone(&readiness),
             cancel.clone(),
+            options.recorder,
         )));
         let stream = stream::Stream {
             client: Arc::clone(&client),

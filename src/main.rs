@@ -1,10 +1,13 @@
-//! The binary: parse the configuration, set up logging, run until SIGTERM or ctrl-c.
+//! The binary: parse the configuration, set up logging, run the exporter (or a subcommand) until
+//! SIGTERM or ctrl-c.
 
-use marathon_task_exporter::config::{Cli, Config, LogFormat};
+use marathon_task_exporter::config::{Cli, Command, Config, LogFormat};
+use marathon_task_exporter::{demo, record, replay};
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::try_parse_validated_from(std::env::args_os()).unwrap_or_else(|e| e.exit());
-    if let Some(path) = &cli.config.web_config_file {
+    let serves_http = matches!(cli.command, None | Some(Command::Demo(_)));
+    if let (true, Some(path)) = (serves_http, &cli.config.web_config_file) {
         // Serving the endpoints unprotected when protection was asked for would be worse than not starting.
         eprintln!(
             "error: --web.config.file {}: TLS and basic auth for the exporter's own endpoints are not supported by this version",
@@ -16,7 +19,22 @@ fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(marathon_task_exporter::run(cli.config, shutdown_signal()))?;
+    let result = match cli.command {
+        None => runtime
+            .block_on(marathon_task_exporter::run(cli.config, shutdown_signal()))
+            .map_err(anyhow::Error::from),
+        Some(Command::Demo(args)) => {
+            runtime.block_on(demo::run(cli.config, args, shutdown_signal()))
+        }
+        Some(Command::Record(args)) => {
+            runtime.block_on(record::run(cli.config, args, shutdown_signal()))
+        }
+        Some(Command::Replay(args)) => replay::run(&cli.config, &args),
+    };
+    if let Err(error) = result {
+        eprintln!("error: {error:#}");
+        std::process::exit(1);
+    }
     Ok(())
 }
 

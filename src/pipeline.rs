@@ -3,7 +3,10 @@
 
 use crate::marathon::events::{EventKind, decode};
 use crate::sse::{Decoder, Frame};
-use crate::state::{Effects, Engine, EventError, MarathonClock, Millis, Snapshot, Tally};
+use crate::state::{
+    ActiveState, AppSlot, Correction, Effects, Engine, EventError, ExpungeReason, MarathonClock,
+    MesosState, Millis, ReplacementReason, Snapshot, State, Tally,
+};
 
 /// An [`Effects`] that also counts decoded events by type.
 pub trait Ingest: Effects {
@@ -36,22 +39,96 @@ impl Clock for std::sync::Arc<crate::clock::SharedClock> {
     }
 }
 
-/// The clock of a replay: event timestamps only, no local time passing.
-pub struct ReplayClock(MarathonClock);
+/// The clock of a replay: event timestamps, and the local time a recording gives each chunk
+/// ([`ReplayClock::set_local`]); without it local time stands still at 0.
+pub struct ReplayClock {
+    clock: MarathonClock,
+    local: Millis,
+}
 
 impl ReplayClock {
-    /// Starts at `start` (the recording's first snapshot time) until the first event.
+    /// Starts at `start` (the recording's first snapshot time, or the wall clock at its local
+    /// time 0) until the first event.
     pub fn new(start: Millis) -> Self {
-        ReplayClock(MarathonClock::new(start, 0))
+        ReplayClock {
+            clock: MarathonClock::new(start, 0),
+            local: 0,
+        }
+    }
+
+    /// The local time (ms since the recording started) of what is fed next; never goes back.
+    pub fn set_local(&mut self, local: Millis) {
+        self.local = self.local.max(local);
+    }
+
+    pub fn local(&self) -> Millis {
+        self.local
     }
 }
 
 impl Clock for ReplayClock {
     fn observe(&mut self, timestamp: Millis) {
-        self.0.observe(timestamp, 0);
+        self.clock.observe(timestamp, self.local);
     }
     fn now(&mut self) -> Millis {
-        self.0.now(0)
+        self.clock.now(self.local)
+    }
+}
+
+/// Feeds every effect to two sinks: a replay's metrics and its per-app [`Tally`].
+pub struct Tee<A, B>(pub A, pub B);
+
+impl<A: Effects, B: Effects> Effects for Tee<A, B> {
+    fn app_known(&mut self, slot: AppSlot, label: &str) {
+        self.0.app_known(slot, label);
+        self.1.app_known(slot, label);
+    }
+    fn app_retired(&mut self, slot: AppSlot) {
+        self.0.app_retired(slot);
+        self.1.app_retired(slot);
+    }
+    fn transition(&mut self, slot: AppSlot, from: Option<ActiveState>, to: State) {
+        self.0.transition(slot, from, to);
+        self.1.transition(slot, from, to);
+    }
+    fn status_update(&mut self, slot: AppSlot, status: MesosState) {
+        self.0.status_update(slot, status);
+        self.1.status_update(slot, status);
+    }
+    fn replacement(&mut self, slot: AppSlot, reason: ReplacementReason) {
+        self.0.replacement(slot, reason);
+        self.1.replacement(slot, reason);
+    }
+    fn expunge(&mut self, slot: AppSlot, reason: ExpungeReason) {
+        self.0.expunge(slot, reason);
+        self.1.expunge(slot, reason);
+    }
+    fn unreachable_duration(&mut self, slot: AppSlot, seconds: f64) {
+        self.0.unreachable_duration(slot, seconds);
+        self.1.unreachable_duration(slot, seconds);
+    }
+    fn time_to_running(&mut self, slot: AppSlot, seconds: f64) {
+        self.0.time_to_running(slot, seconds);
+        self.1.time_to_running(slot, seconds);
+    }
+    fn unknown_termination(&mut self, slot: AppSlot) {
+        self.0.unknown_termination(slot);
+        self.1.unknown_termination(slot);
+    }
+    fn event_error(&mut self, kind: EventError) {
+        self.0.event_error(kind);
+        self.1.event_error(kind);
+    }
+    fn correction(&mut self, kind: Correction) {
+        self.0.correction(kind);
+        self.1.correction(kind);
+    }
+}
+
+impl<A: Ingest, B: Ingest> Ingest for Tee<A, B> {
+    fn event_decoded(&mut self, kind: EventKind) {
+        self.0.event_decoded(kind);
+        self.1.event_decoded(kind);
     }
 }
 

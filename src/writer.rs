@@ -12,6 +12,7 @@ use crate::clock::{SharedClock, wall_millis};
 use crate::health::Readiness;
 use crate::metrics::Sink;
 use crate::pipeline::Pipeline;
+use crate::recording::Recorder;
 use crate::state::Snapshot;
 use crate::stream::StreamMsg;
 
@@ -22,11 +23,23 @@ pub type LivePipeline = Pipeline<Sink, Arc<SharedClock>>;
 
 /// Runs until `cancel` or until both inputs are closed.
 pub async fn run(
+    pipeline: LivePipeline,
+    stream: mpsc::Receiver<StreamMsg>,
+    snapshots: mpsc::Receiver<Snapshot>,
+    readiness: Arc<Readiness>,
+    cancel: CancellationToken,
+) {
+    run_recorded(pipeline, stream, snapshots, readiness, cancel, None).await;
+}
+
+/// [`run`], also handing every chunk, snapshot and tick to `recorder` just before applying it.
+pub async fn run_recorded(
     mut pipeline: LivePipeline,
     mut stream: mpsc::Receiver<StreamMsg>,
     mut snapshots: mpsc::Receiver<Snapshot>,
     readiness: Arc<Readiness>,
     cancel: CancellationToken,
+    mut recorder: Option<Recorder>,
 ) {
     let mut tick = interval(TICK);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -38,7 +51,10 @@ pub async fn run(
                 let Some(snapshot) = snapshot else { return };
                 // Bytes already read were sent before the snapshot was answered: apply them first.
                 while let Ok(msg) = stream.try_recv() {
-                    handle(&mut pipeline, msg);
+                    handle(&mut pipeline, msg, recorder.as_mut());
+                }
+                if let Some(recorder) = recorder.as_mut() {
+                    recorder.snapshot(&snapshot);
                 }
                 pipeline.apply_snapshot(&snapshot);
                 readiness.set_seeded();
@@ -46,17 +62,36 @@ pub async fn run(
             }
             msg = stream.recv() => {
                 let Some(msg) = msg else { return };
-                handle(&mut pipeline, msg);
+                handle(&mut pipeline, msg, recorder.as_mut());
             }
-            _ = tick.tick() => pipeline.tick(),
+            _ = tick.tick() => {
+                if let Some(recorder) = recorder.as_mut() {
+                    recorder.tick();
+                }
+                pipeline.tick();
+            }
         }
     }
 }
 
-fn handle(pipeline: &mut LivePipeline, msg: StreamMsg) {
+fn handle(pipeline: &mut LivePipeline, msg: StreamMsg, recorder: Option<&mut Recorder>) {
     match msg {
-        StreamMsg::Connected { .. } | StreamMsg::Disconnected => pipeline.reset_stream(),
+        StreamMsg::Connected { leader } => {
+            if let Some(recorder) = recorder {
+                recorder.connected(&leader);
+            }
+            pipeline.reset_stream();
+        }
+        StreamMsg::Disconnected => {
+            if let Some(recorder) = recorder {
+                recorder.disconnected();
+            }
+            pipeline.reset_stream();
+        }
         StreamMsg::Chunk(bytes) => {
+            if let Some(recorder) = recorder {
+                recorder.chunk(&bytes);
+            }
             let fed = pipeline.feed(&bytes);
             if fed.events > 0 {
                 pipeline

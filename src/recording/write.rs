@@ -1,0 +1,232 @@
+//! Writing a recording: [`RecordingWriter`] (used by `record`) and [`Recorder`], the hook the live
+//! exporter's writer feeds (`demo --record`).
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::{Value, json};
+
+use super::{FORMAT, Header, Line, VERSION};
+use crate::clock::wall_millis;
+use crate::state::{Millis, Snapshot, Strategy};
+
+/// Writes a recording. Local times are read from its own monotonic clock, started at creation.
+pub struct RecordingWriter {
+    out: Box<dyn Write + Send>,
+    origin: Instant,
+    path: PathBuf,
+    /// A write failed: recording stopped (the failure was logged once).
+    failed: bool,
+    ended: bool,
+}
+
+impl RecordingWriter {
+    /// Creates (or replaces) `path` and writes the header.
+    pub fn create(path: &Path, source: &str, ticks: bool) -> io::Result<RecordingWriter> {
+        let file = File::create(path)?;
+        let mut writer = RecordingWriter {
+            out: Box::new(BufWriter::new(file)),
+            origin: Instant::now(),
+            path: path.to_owned(),
+            failed: false,
+            ended: false,
+        };
+        let header = Header {
+            format: FORMAT.to_owned(),
+            version: VERSION,
+            started_at: wall_millis(),
+            source: source.to_owned(),
+            ticks,
+        };
+        let mut text = serde_json::to_vec(&header).map_err(io::Error::other)?;
+        text.push(b'\n');
+        writer.out.write_all(&text)?;
+        writer.out.flush()?;
+        Ok(writer)
+    }
+
+    /// Local monotonic time since the recording started, in ms.
+    pub fn local(&self) -> Millis {
+        Millis::try_from(self.origin.elapsed().as_millis()).unwrap_or(Millis::MAX)
+    }
+
+    fn write(&mut self, line: &Line) {
+        if self.failed || self.ended {
+            return;
+        }
+        let result = serde_json::to_vec(line)
+            .map_err(io::Error::other)
+            .and_then(|mut text| {
+                text.push(b'\n');
+                self.out.write_all(&text)
+            });
+        if let Err(error) = result {
+            self.failed = true;
+            tracing::error!(path = %self.path.display(), %error, "cannot write the recording; recording stopped");
+        }
+    }
+
+    pub fn connected(&mut self, leader: &str) {
+        let local = self.local();
+        self.write(&Line::Connect {
+            local,
+            leader: leader.to_owned(),
+        });
+    }
+
+    pub fn chunk(&mut self, bytes: &[u8]) {
+        let local = self.local();
+        self.write(&Line::Chunk {
+            local,
+            data: STANDARD.encode(bytes),
+        });
+    }
+
+    pub fn disconnected(&mut self) {
+        let local = self.local();
+        self.write(&Line::Disconnect { local });
+    }
+
+    /// A snapshot from its raw bodies, requested at `requested_at` (Marathon clock).
+    pub fn snapshot(&mut self, requested_at: Millis, tasks: &[u8], apps: &[u8]) {
+        let local = self.local();
+        self.write(&Line::Snapshot {
+            local,
+            requested_at,
+            tasks: STANDARD.encode(tasks),
+            apps: STANDARD.encode(apps),
+        });
+        self.flush();
+    }
+
+    pub fn tick(&mut self) {
+        let local = self.local();
+        self.write(&Line::Tick { local });
+    }
+
+    /// Pushes what is buffered to the file.
+    pub fn flush(&mut self) {
+        if self.failed {
+            return;
+        }
+        if let Err(error) = self.out.flush() {
+            self.failed = true;
+            tracing::error!(path = %self.path.display(), %error, "cannot write the recording; recording stopped");
+        }
+    }
+
+    /// Writes the end record and flushes; later writes are ignored.
+    pub fn finish(&mut self) {
+        if self.ended {
+            return;
+        }
+        let local = self.local();
+        self.write(&Line::End { local });
+        self.ended = true;
+        self.flush();
+    }
+}
+
+impl Drop for RecordingWriter {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
+/// Records, from inside the live exporter, every chunk, snapshot and timer tick the writer applies,
+/// in order (see [`crate::StartOptions`]). The file is complete once the exporter has shut down.
+pub struct Recorder {
+    writer: RecordingWriter,
+    /// Flush at most this often (ms of local time), besides at every snapshot and at the end.
+    last_flush: Millis,
+}
+
+/// How often a [`Recorder`] flushes on ticks.
+const FLUSH_EVERY_MS: Millis = 1000;
+
+impl Recorder {
+    /// Creates `path` for a recording of the stream from `source`.
+    pub fn create(path: &Path, source: &str) -> io::Result<Recorder> {
+        Ok(Recorder {
+            writer: RecordingWriter::create(path, source, true)?,
+            last_flush: 0,
+        })
+    }
+
+    pub fn connected(&mut self, leader: &str) {
+        self.writer.connected(leader);
+    }
+
+    pub fn disconnected(&mut self) {
+        self.writer.disconnected();
+    }
+
+    pub fn chunk(&mut self, bytes: &[u8]) {
+        self.writer.chunk(bytes);
+    }
+
+    /// A parsed snapshot, written back as minimal `/v2/tasks` and `/v2/apps` bodies that parse to it.
+    pub fn snapshot(&mut self, snapshot: &Snapshot) {
+        let (tasks, apps) = snapshot_bodies(snapshot);
+        self.writer.snapshot(snapshot.requested_at, &tasks, &apps);
+    }
+
+    pub fn tick(&mut self) {
+        self.writer.tick();
+        let local = self.writer.local();
+        if local - self.last_flush >= FLUSH_EVERY_MS {
+            self.last_flush = local;
+            self.writer.flush();
+        }
+    }
+
+    /// Writes the end record; also done on drop.
+    pub fn finish(&mut self) {
+        self.writer.finish();
+    }
+}
+
+/// `/v2/tasks` and `/v2/apps` bodies holding exactly what a parsed snapshot holds: each task's
+/// `id`, `appId` and `state`, each app's `id` and `unreachableStrategy`.
+pub fn snapshot_bodies(snapshot: &Snapshot) -> (Vec<u8>, Vec<u8>) {
+    let tasks: Vec<Value> = snapshot
+        .tasks
+        .iter()
+        .map(|t| {
+            let state = format!("TASK_{}", t.state.label().to_ascii_uppercase());
+            json!({ "id": t.id, "appId": t.app, "state": state })
+        })
+        .collect();
+    let apps: Vec<Value> = snapshot
+        .apps
+        .iter()
+        .map(|a| match a.strategy {
+            None => json!({ "id": a.id }),
+            Some(strategy) => json!({ "id": a.id, "unreachableStrategy": strategy_json(strategy) }),
+        })
+        .collect();
+    let tasks = serde_json::to_vec(&json!({ "tasks": tasks })).unwrap_or_default();
+    let apps = serde_json::to_vec(&json!({ "apps": apps })).unwrap_or_default();
+    (tasks, apps)
+}
+
+fn strategy_json(strategy: Strategy) -> Value {
+    let seconds = |ms: Millis| {
+        if ms % 1000 == 0 {
+            json!(ms / 1000)
+        } else {
+            json!(ms as f64 / 1000.0)
+        }
+    };
+    match (strategy.inactive_after, strategy.expunge_after) {
+        (Some(inactive), Some(expunge)) => json!({
+            "inactiveAfterSeconds": seconds(inactive),
+            "expungeAfterSeconds": seconds(expunge),
+        }),
+        _ => json!("disabled"),
+    }
+}
