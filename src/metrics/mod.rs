@@ -6,6 +6,7 @@ mod gauges;
 mod sink;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use prometheus::{
     Encoder, Gauge, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec,
@@ -59,9 +60,16 @@ pub struct SelfMetrics {
     /// Per [`Correction`], in the order of `Correction::ALL`.
     corrections: [IntCounter; 3],
     pub leader_changes: IntCounter,
+    /// Every decoded event, all types together: what benchmarks and tests wait on.
+    decoded: Arc<AtomicU64>,
 }
 
 impl SelfMetrics {
+    /// Counts one decoded event in the all-types total.
+    pub fn count_decoded(&self) {
+        self.decoded.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub fn event_error(&self, kind: EventError) -> &IntCounter {
         let i = EventError::ALL
             .iter()
@@ -234,6 +242,7 @@ impl Metrics {
                 "marathon_exporter_leader_changes_total",
                 "Times the Marathon leader the stream is connected to changed.",
             ),
+            decoded: Arc::default(),
         };
 
         let build_info = IntGaugeVec::new(
@@ -259,6 +268,11 @@ impl Metrics {
             tasks,
             exporter,
         }
+    }
+
+    /// Events decoded so far, all types together (the sum of `marathon_exporter_events_total`).
+    pub fn events_decoded(&self) -> u64 {
+        self.exporter.decoded.load(Ordering::Relaxed)
     }
 
     /// A sink feeding this registry's per-app families.

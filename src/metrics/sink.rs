@@ -56,6 +56,7 @@ impl Sink {
         self.events[index]
             .get_or_insert_with(|| self.exporter.events.with_label_values(&[label]))
             .inc();
+        self.exporter.count_decoded();
     }
 
     /// The index of a slot's handles, created if an effect arrives before `app_known` (it should not).
