@@ -278,21 +278,7 @@ impl Stream {
             match chunk {
                 Err(_) => return End::IdleTimeout,
                 Ok(Ok(Some(bytes))) => {
-                    // A full channel means the writer is behind: wait for it (Marathon buffers up to
-                    // 1024 events before it drops a slow consumer) rather than drop bytes, which
-                    // would lose events without a trace. Said once per connection.
-                    let msg = match tx.try_send(StreamMsg::Chunk(bytes)) {
-                        Ok(()) => continue,
-                        Err(mpsc::error::TrySendError::Closed(_)) => return End::Shutdown,
-                        Err(mpsc::error::TrySendError::Full(msg)) => msg,
-                    };
-                    if !behind {
-                        behind = true;
-                        tracing::warn!(
-                            "the writer is behind the event stream; reading waits for it"
-                        );
-                    }
-                    if tx.send(msg).await.is_err() {
+                    if !forward(tx, StreamMsg::Chunk(bytes), &self.metrics, &mut behind).await {
                         return End::Shutdown;
                     }
                 }
@@ -301,6 +287,34 @@ impl Stream {
             }
         }
     }
+}
+
+/// Hands one message to the writer; `false` once the writer is gone. A full channel means the
+/// writer is behind: the reader waits for it rather than drop bytes, which would lose events
+/// without a trace. Marathon buffers up to 1024 events before it drops a slow consumer, so a short
+/// wait is harmless; the time waited is counted in `marathon_exporter_stream_backpressure_seconds_total`
+/// and the first wait of a connection is logged (`behind` remembers it).
+async fn forward(
+    tx: &mpsc::Sender<StreamMsg>,
+    msg: StreamMsg,
+    metrics: &SelfMetrics,
+    behind: &mut bool,
+) -> bool {
+    let msg = match tx.try_send(msg) {
+        Ok(()) => return true,
+        Err(mpsc::error::TrySendError::Closed(_)) => return false,
+        Err(mpsc::error::TrySendError::Full(msg)) => msg,
+    };
+    if !*behind {
+        *behind = true;
+        tracing::warn!("the writer is behind the event stream; reading waits for it");
+    }
+    let started = Instant::now();
+    let sent = tx.send(msg).await.is_ok();
+    metrics
+        .stream_backpressure_seconds
+        .inc_by(started.elapsed().as_secs_f64());
+    sent
 }
 
 /// A transport error without its URL (which could carry userinfo from a hostile redirect).
@@ -335,6 +349,55 @@ fn strip_userinfo(mut url: Url) -> Url {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn self_metrics() -> SelfMetrics {
+        let store = crate::state::Store::new();
+        crate::metrics::Metrics::new(store.reader(), Arc::new(|| 0))
+            .exporter
+            .clone()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_full_channel_makes_the_reader_wait_and_the_wait_is_counted() {
+        let metrics = self_metrics();
+        let (tx, mut rx) = mpsc::channel(1);
+        let mut behind = false;
+        assert!(forward(&tx, StreamMsg::Disconnected, &metrics, &mut behind).await);
+        assert!(!behind, "room in the channel: no wait");
+        assert_eq!(metrics.stream_backpressure_seconds.get(), 0.0);
+
+        let waiting = tokio::spawn({
+            let metrics = metrics.clone();
+            async move {
+                let mut behind = false;
+                let sent = forward(
+                    &tx,
+                    StreamMsg::Chunk(Bytes::from_static(b"x")),
+                    &metrics,
+                    &mut behind,
+                )
+                .await;
+                (sent, behind)
+            }
+        });
+        // The writer takes 3 s (of paused time) to come back: nothing is dropped meanwhile.
+        sleep(Duration::from_secs(3)).await;
+        assert!(!waiting.is_finished(), "the reader waits for room");
+        assert!(matches!(rx.recv().await, Some(StreamMsg::Disconnected)));
+        let (sent, behind) = waiting.await.expect("no panic");
+        assert!(sent && behind);
+        assert!(matches!(rx.recv().await, Some(StreamMsg::Chunk(b)) if b == "x"));
+        assert_eq!(metrics.stream_backpressure_seconds.get(), 3.0);
+    }
+
+    #[tokio::test]
+    async fn a_closed_channel_ends_the_reader() {
+        let metrics = self_metrics();
+        let (tx, rx) = mpsc::channel(1);
+        drop(rx);
+        let mut behind = false;
+        assert!(!forward(&tx, StreamMsg::Disconnected, &metrics, &mut behind).await);
+    }
 
     #[test]
     fn backoff_starts_near_100ms_doubles_and_is_capped() {

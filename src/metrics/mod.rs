@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use prometheus::{
-    Encoder, Gauge, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec,
-    Opts, Registry, TextEncoder,
+    Counter, Encoder, Gauge, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 pub use self::gauges::ScrapeGauges;
@@ -50,6 +50,8 @@ pub struct SelfMetrics {
     pub disconnects_eof: IntCounter,
     pub disconnects_idle_timeout: IntCounter,
     pub disconnects_error: IntCounter,
+    /// Seconds the stream reader waited because the writer's channel was full.
+    pub stream_backpressure_seconds: Counter,
     /// `marathon_exporter_events_total{type}`.
     pub events: IntCounterVec,
     /// Per [`EventError`], in the order of `EventError::ALL`.
@@ -189,6 +191,14 @@ impl Metrics {
             "Event stream connections that ended, by reason.",
             &["reason"],
         );
+        let stream_backpressure_seconds = Counter::new(
+            "marathon_exporter_stream_backpressure_seconds_total",
+            "Time the event stream reader waited for the writer to catch up (a full channel).",
+        )
+        .expect("valid metric definition");
+        registry
+            .register(Box::new(stream_backpressure_seconds.clone()))
+            .expect("registered once");
         let events = counter_vec(
             r,
             "marathon_exporter_events_total",
@@ -232,6 +242,7 @@ impl Metrics {
             disconnects_eof: disconnects.with_label_values(&["eof"]),
             disconnects_idle_timeout: disconnects.with_label_values(&["idle_timeout"]),
             disconnects_error: disconnects.with_label_values(&["error"]),
+            stream_backpressure_seconds,
             events,
             errors: EventError::ALL.map(|k| errors.with_label_values(&[k.label()])),
             last_event_timestamp,
