@@ -1,11 +1,14 @@
 //! [`ScrapeGauges`]: the gauges computed from the task map at scrape time, so a retired app leaves
-//! no stale series: tasks per app and state, the oldest unreachable age, tracked tasks, apps over limit.
+//! no stale series: tasks per app and state and the oldest unreachable age (written as text), and
+//! the tracked tasks and apps over the limit (gathered with the registry).
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use prometheus::core::{Collector, Desc};
 use prometheus::proto::{Gauge, LabelPair, Metric, MetricFamily, MetricType};
+
+use super::text;
 
 use crate::state::{ActiveState, Millis, StoreReader};
 
@@ -20,6 +23,7 @@ const OVER_LIMIT: &str = "marathon_exporter_apps_over_limit";
 const OVER_LIMIT_HELP: &str = "Known apps beyond --app.limit, counted under app=\"__other__\".";
 
 /// Reads the store and the clock at every collect.
+#[derive(Clone)]
 pub struct ScrapeGauges {
     reader: StoreReader,
     now: Arc<dyn Fn() -> Millis + Send + Sync>,
@@ -41,20 +45,11 @@ impl ScrapeGauges {
             reader,
             now,
             descs: vec![
-                desc(APP_TASKS, APP_TASKS_HELP, &["app", "state"]),
-                desc(OLDEST, OLDEST_HELP, &["app"]),
                 desc(TRACKED, TRACKED_HELP, &[]),
                 desc(OVER_LIMIT, OVER_LIMIT_HELP, &[]),
             ],
         }
     }
-}
-
-fn label(name: &str, value: &str) -> LabelPair {
-    let mut pair = LabelPair::default();
-    pair.set_name(name.to_owned());
-    pair.set_value(value.to_owned());
-    pair
 }
 
 fn gauge(labels: Vec<LabelPair>, value: f64) -> Metric {
@@ -75,32 +70,60 @@ fn family(name: &str, help: &str, metrics: Vec<Metric>) -> MetricFamily {
     f
 }
 
+impl ScrapeGauges {
+    /// Writes `marathon_app_tasks` and `marathon_app_unreachable_oldest_age_seconds`, apps in
+    /// label order: computed from the map now, so a retired app leaves no stale series.
+    pub fn render_apps(&self, out: &mut String) {
+        let now = (self.now)();
+        let mut apps = Vec::new();
+        self.reader.for_each_app(|app| {
+            apps.push((Arc::clone(&app.label), app.tasks, app.oldest_unreachable()))
+        });
+        apps.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let escaped: Vec<_> = apps.iter().map(|(label, ..)| text::escape(label)).collect();
+        if !apps.is_empty() {
+            text::header(out, APP_TASKS, APP_TASKS_HELP, "gauge");
+            for ((_, counts, _), app) in apps.iter().zip(&escaped) {
+                for (state, label) in STATE_ORDER.iter() {
+                    text::open(out, APP_TASKS, app);
+                    text::label(out, "state", label);
+                    out.push_str("} ");
+                    out.push_str(itoa::Buffer::new().format(counts[*state]));
+                    out.push('\n');
+                }
+            }
+        }
+        let mut headed = false;
+        for ((_, _, since), app) in apps.iter().zip(&escaped) {
+            let Some(since) = since else { continue };
+            if !headed {
+                text::header(out, OLDEST, OLDEST_HELP, "gauge");
+                headed = true;
+            }
+            text::open(out, OLDEST, app);
+            text::close_float(out, (now - since).max(0) as f64 / 1000.0);
+        }
+    }
+}
+
+/// Active states by label: the order of `marathon_app_tasks` series within an app.
+static STATE_ORDER: LazyLock<Vec<(usize, &'static str)>> = LazyLock::new(|| {
+    let mut v: Vec<_> = ActiveState::ALL
+        .iter()
+        .map(|s| (s.index(), s.label()))
+        .collect();
+    v.sort_unstable_by(|a, b| a.1.cmp(b.1));
+    v
+});
+
+/// The two scalar gauges, gathered with the self-metrics of the registry.
 impl Collector for ScrapeGauges {
     fn desc(&self) -> Vec<&Desc> {
         self.descs.iter().collect()
     }
 
     fn collect(&self) -> Vec<MetricFamily> {
-        let now = (self.now)();
-        let mut apps = Vec::new();
-        self.reader.for_each_app(|app| {
-            apps.push((Arc::clone(&app.label), app.tasks, app.oldest_unreachable()))
-        });
-        // A stable order makes expositions diffable.
-        apps.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        let mut tasks = Vec::with_capacity(apps.len() * ActiveState::ALL.len());
-        let mut oldest = Vec::new();
-        for (app, counts, since) in &apps {
-            for state in ActiveState::ALL {
-                let labels = vec![label("app", app), label("state", state.label())];
-                tasks.push(gauge(labels, counts[state.index()] as f64));
-            }
-            if let Some(since) = since {
-                let age = (now - since).max(0) as f64 / 1000.0;
-                oldest.push(gauge(vec![label("app", app)], age));
-            }
-        }
-        let mut families = vec![
+        vec![
             family(
                 TRACKED,
                 TRACKED_HELP,
@@ -111,13 +134,6 @@ impl Collector for ScrapeGauges {
                 OVER_LIMIT_HELP,
                 vec![gauge(vec![], self.reader.over_limit() as f64)],
             ),
-        ];
-        if !tasks.is_empty() {
-            families.push(family(APP_TASKS, APP_TASKS_HELP, tasks));
-        }
-        if !oldest.is_empty() {
-            families.push(family(OLDEST, OLDEST_HELP, oldest));
-        }
-        families
+        ]
     }
 }

@@ -1,18 +1,22 @@
-//! The registry: every metric family of the exporter declared once (name, help, type, labels).
-//! Per-app counters are fed through [`Sink`]; per-app gauges are computed at scrape time by
-//! [`ScrapeGauges`]; the ingest path's own health is in [`SelfMetrics`].
+//! The metric families of the exporter, each declared once (name, help, type, labels), and the
+//! exposition of all of them. Per-app counters (declared in `apps`) are fed through [`Sink`]; per-app
+//! gauges are computed at scrape time by [`ScrapeGauges`]; the ingest path's own health is in
+//! [`SelfMetrics`], in a `prometheus` registry.
 
+mod apps;
 mod gauges;
 mod sink;
+mod text;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use prometheus::{
-    Counter, Encoder, Gauge, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
-    IntGaugeVec, Opts, Registry, TextEncoder,
+    Counter, Encoder, Gauge, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
 };
 
+use self::apps::AppFamilies;
 pub use self::gauges::ScrapeGauges;
 pub use self::sink::Sink;
 use crate::marathon::events::SUBSCRIBED;
@@ -28,18 +32,6 @@ pub const UNREACHABLE_BUCKETS: [f64; 14] = [
 pub const TIME_TO_RUNNING_BUCKETS: [f64; 12] = [
     0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0,
 ];
-
-/// The per-app counter and histogram families, fed by the rules.
-#[derive(Clone)]
-pub struct TaskFamilies {
-    pub transitions: IntCounterVec,
-    pub status_updates: IntCounterVec,
-    pub replacements: IntCounterVec,
-    pub expunges: IntCounterVec,
-    pub unreachable_duration: HistogramVec,
-    pub time_to_running: HistogramVec,
-    pub unknown_terminations: IntCounterVec,
-}
 
 /// The exporter's own health: the ingest path and resyncs. Cheap to clone; every handle is cached.
 #[derive(Clone)]
@@ -89,25 +81,20 @@ impl SelfMetrics {
     }
 }
 
-/// Every family, registered in one registry.
+/// Every family: the per-app ones kept by hand ([`AppFamilies`], [`ScrapeGauges`]), the exporter's
+/// own in a `prometheus` registry. Cheap to clone.
 #[derive(Clone)]
 pub struct Metrics {
-    pub registry: Registry,
-    pub tasks: TaskFamilies,
+    registry: Registry,
+    apps: Arc<AppFamilies>,
+    gauges: ScrapeGauges,
     pub exporter: SelfMetrics,
+    /// Size of the last exposition, to allocate the next one at once.
+    last_len: Arc<AtomicUsize>,
 }
 
 fn counter_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
     let vec = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric definition");
-    registry
-        .register(Box::new(vec.clone()))
-        .expect("registered once");
-    vec
-}
-
-fn histogram_vec(registry: &Registry, name: &str, help: &str, buckets: &[f64]) -> HistogramVec {
-    let opts = HistogramOpts::new(name, help).buckets(buckets.to_vec());
-    let vec = HistogramVec::new(opts, &["app"]).expect("valid metric definition");
     registry
         .register(Box::new(vec.clone()))
         .expect("registered once");
@@ -119,51 +106,6 @@ impl Metrics {
     pub fn new(reader: StoreReader, now: Arc<dyn Fn() -> Millis + Send + Sync>) -> Metrics {
         let registry = Registry::new();
         let r = &registry;
-        let tasks = TaskFamilies {
-            transitions: counter_vec(
-                r,
-                "marathon_task_transitions_total",
-                "Task state changes, by app and the states left and entered (from=\"none\": first seen).",
-                &["app", "from", "to"],
-            ),
-            status_updates: counter_vec(
-                r,
-                "marathon_task_status_updates_total",
-                "Status update events received, by app and raw Mesos state (repeats included).",
-                &["app", "status"],
-            ),
-            replacements: counter_vec(
-                r,
-                "marathon_task_replacements_total",
-                "Tasks Marathon replaces, by app and reason.",
-                &["app", "reason"],
-            ),
-            expunges: counter_vec(
-                r,
-                "marathon_task_expunges_total",
-                "Tasks removed from Marathon's state, by app and reason.",
-                &["app", "reason"],
-            ),
-            unreachable_duration: histogram_vec(
-                r,
-                "marathon_task_unreachable_duration_seconds",
-                "Time tasks spent unreachable, observed when the episode ends.",
-                &UNREACHABLE_BUCKETS,
-            ),
-            time_to_running: histogram_vec(
-                r,
-                "marathon_task_time_to_running_seconds",
-                "Time from a task's first staging to its first running.",
-                &TIME_TO_RUNNING_BUCKETS,
-            ),
-            unknown_terminations: counter_vec(
-                r,
-                "marathon_task_unknown_terminations_total",
-                "Instances Marathon no longer knew that were terminated (unknown_instance_terminated_event).",
-                &["app"],
-            ),
-        };
-
         let single = |name: &str, help: &str| {
             let c = IntCounter::new(name, help).expect("valid metric definition");
             registry
@@ -270,14 +212,17 @@ impl Metrics {
         registry
             .register(Box::new(build_info))
             .expect("registered once");
+        let gauges = ScrapeGauges::new(reader, now);
         registry
-            .register(Box::new(ScrapeGauges::new(reader, now)))
+            .register(Box::new(gauges.clone()))
             .expect("registered once");
 
         Metrics {
             registry,
-            tasks,
+            apps: Arc::default(),
+            gauges,
             exporter,
+            last_len: Arc::default(),
         }
     }
 
@@ -288,20 +233,85 @@ impl Metrics {
 
     /// A sink feeding this registry's per-app families.
     pub fn sink(&self) -> Sink {
-        Sink::new(self.tasks.clone(), self.exporter.clone())
+        Sink::new(Arc::clone(&self.apps), self.exporter.clone())
     }
 
-    /// The text exposition (format 0.0.4) of every family.
+    /// The text exposition (format 0.0.4) of every family, in name order like a registry's.
     pub fn render(&self) -> String {
-        let mut out = Vec::with_capacity(64 * 1024);
+        let mut out = String::with_capacity(self.last_len.load(Ordering::Relaxed) * 9 / 8 + 4096);
+        // marathon_app_* < marathon_exporter_* < marathon_task_*
+        self.gauges.render_apps(&mut out);
+        let mut own = Vec::with_capacity(16 * 1024);
         TextEncoder::new()
-            .encode(&self.registry.gather(), &mut out)
+            .encode(&self.registry.gather(), &mut own)
             .expect("text encoding of gathered families");
-        String::from_utf8(out).expect("the text encoder writes UTF-8")
+        out.push_str(std::str::from_utf8(&own).expect("the text encoder writes UTF-8"));
+        self.apps.render(&mut out);
+        self.last_len.store(out.len(), Ordering::Relaxed);
+        out
     }
 }
 
 /// The source revision the binary was built from, when the build could tell.
 fn revision() -> &'static str {
     option_env!("MARATHON_TASK_EXPORTER_REVISION").unwrap_or("unknown")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::{AppSlot, Effects, ExpungeReason, ReplacementReason, State, Store};
+
+    #[test]
+    fn per_app_series_appear_on_use_escape_their_label_and_go_when_the_app_retires() {
+        let store = Store::new();
+        let metrics = Metrics::new(store.reader(), Arc::new(|| 0));
+        let mut sink = metrics.sink();
+        sink.app_known(AppSlot(1), "/odd\"app\\x");
+        sink.replacement(AppSlot(1), ReplacementReason::Failed);
+        sink.transition(
+            AppSlot(1),
+            None,
+            State::Terminal(crate::state::TerminalState::Failed),
+        );
+        sink.unreachable_duration(AppSlot(1), 15.0);
+        let text = metrics.render();
+        let app = r#"app="/odd\"app\\x""#;
+        for line in [
+            format!("marathon_task_replacements_total{{{app},reason=\"failed\"}} 1"),
+            format!("marathon_task_replacements_total{{{app},reason=\"error\"}} 0"),
+            format!("marathon_task_expunges_total{{{app},reason=\"unobserved\"}} 0"),
+            format!("marathon_task_transitions_total{{{app},from=\"none\",to=\"failed\"}} 1"),
+            format!("marathon_task_unreachable_duration_seconds_bucket{{{app},le=\"5\"}} 0"),
+            format!("marathon_task_unreachable_duration_seconds_bucket{{{app},le=\"15\"}} 1"),
+            format!("marathon_task_unreachable_duration_seconds_bucket{{{app},le=\"+Inf\"}} 1"),
+            format!("marathon_task_unreachable_duration_seconds_sum{{{app}}} 15"),
+            format!("marathon_task_unreachable_duration_seconds_count{{{app}}} 1"),
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "{line} missing from\n{text}"
+            );
+        }
+        assert!(
+            !text.contains("marathon_task_time_to_running_seconds"),
+            "unused histogram shown"
+        );
+        assert!(
+            !text.contains("marathon_task_status_updates_total"),
+            "unused counter shown"
+        );
+        assert_eq!(
+            ExpungeReason::ALL.len(),
+            text.matches("marathon_task_expunges_total{").count()
+        );
+
+        sink.app_retired(AppSlot(1));
+        let text = metrics.render();
+        assert!(!text.contains("/odd"), "retired app still shown:\n{text}");
+        assert!(
+            !text.contains("# TYPE marathon_task_"),
+            "empty families have no header"
+        );
+    }
 }
