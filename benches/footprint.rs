@@ -31,7 +31,7 @@ fn tasks_body(tasks: usize, apps: usize) -> Vec<u8> {
     let now = payload::now_ms();
     let list: Vec<serde_json::Value> = (0..tasks)
         .map(|i| {
-            let app = format!("/bench/group-{}/app-{}", i % 17, i % apps);
+            let app = format!("/bench/group-{}/app-{}", (i % apps) % 17, i % apps);
             let n = u32::try_from(i).expect("small");
             payload::task(&payload::task_id(&app, n, 1), &app, "TASK_RUNNING", now)
         })
@@ -52,7 +52,8 @@ fn track(engine: &mut Engine, sink: &mut impl Effects, tasks: usize, apps: usize
     let mut id = String::new();
     for i in 0..tasks {
         app.clear();
-        write!(app, "/bench/group-{}/app-{}", i % 17, i % apps).expect("to a String");
+        let a = i % apps;
+        write!(app, "/bench/group-{}/app-{a}", a % 17).expect("to a String");
         id.clear();
         id.push_str(&payload::task_id(&app, u32::try_from(i).expect("small"), 1));
         let task = parse_task_id(&id).expect("valid id");
@@ -84,6 +85,11 @@ fn main() {
     track(&mut engine, &mut sink, tasks, apps);
     let after = rss_bytes();
     assert_eq!(engine.tasks(), tasks);
+    assert_eq!(
+        engine.known_apps(),
+        apps,
+        "the workload spreads over exactly `apps` apps"
+    );
 
     // Scrapes of that cluster.
     let mut times = Vec::new();

@@ -45,7 +45,7 @@ impl Engine {
             Condition::Scheduled | Condition::Reserved => return,
         };
         if let Some(task) = self.find_mut(instance, id) {
-            task.lost = None;
+            task.set_lost(None);
         }
         let step = self.change(instance, id, target, lost.at, fx);
         if condition == Condition::UnreachableInactive && step != Step::Ended {
@@ -61,10 +61,10 @@ impl Engine {
         let Some(t) = self.find_mut(&task.instance, task.id) else {
             return;
         };
-        if t.lost.is_some() {
+        if t.lost().is_some() {
             return; // a second LOST does not extend the window
         }
-        t.lost = Some(PendingLost { at, deadline });
+        t.set_lost(Some(PendingLost { at, deadline }));
         t.last_change = t.last_change.max(at);
         self.push_timer(
             deadline,

@@ -5,6 +5,7 @@
 mod apps;
 mod lost;
 mod snapshot;
+mod tasks;
 mod timers;
 
 use std::collections::{BinaryHeap, HashMap};
@@ -12,6 +13,7 @@ use std::collections::{BinaryHeap, HashMap};
 use foldhash::fast::RandomState;
 
 use self::apps::{AppIdx, Apps};
+use self::tasks::{Task, TaskMap};
 use self::timers::{Timer, TimerKind};
 use super::effects::{AppSlot, Effects};
 use super::store::{Store, StoreReader};
@@ -51,23 +53,6 @@ struct PendingLost {
     deadline: Millis,
 }
 
-#[derive(Debug)]
-struct Task {
-    id: Box<str>,
-    app: AppIdx,
-    /// `None` only for a task first seen as a pending LOST (not tracked yet).
-    state: Option<ActiveState>,
-    pod: bool,
-    first_seen: Millis,
-    /// Timestamp of the last change of state applied (repeats do not move it).
-    last_change: Millis,
-    /// Start of the current unreachable episode; meaningful while unreachable.
-    since: Millis,
-    /// When the task was first seen staging, until its first running.
-    staged_at: Option<Millis>,
-    lost: Option<PendingLost>,
-}
-
 /// What a transition did to the task.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Step {
@@ -81,7 +66,7 @@ enum Step {
 pub struct Engine {
     settings: Settings,
     /// Tasks grouped by canonical instance id (pods have several).
-    instances: HashMap<Box<str>, Vec<Task>, RandomState>,
+    instances: TaskMap,
     tasks: usize,
     /// Ended task ids and the instant their tombstone expires.
     tombstones: HashMap<Box<str>, Millis, RandomState>,
@@ -96,7 +81,7 @@ impl Engine {
     pub fn new(settings: Settings) -> Self {
         Engine {
             settings,
-            instances: HashMap::default(),
+            instances: TaskMap::default(),
             tasks: 0,
             tombstones: HashMap::default(),
             apps: Apps::new(settings.app_limit.max(1)),
@@ -194,7 +179,7 @@ impl Engine {
             Some(target) => {
                 self.ensure_task(&update.task, idx, at);
                 if let Some(task) = self.find_mut(&update.task.instance, update.task.id) {
-                    task.lost = None;
+                    task.set_lost(None);
                 }
                 self.change(&update.task.instance, update.task.id, target, at, fx);
             }
@@ -207,14 +192,14 @@ impl Engine {
             fx.event_error(EventError::UnknownStatus);
             return;
         };
-        let Some(tasks) = self.instances.get(&*event.instance) else {
+        let instance = &*event.instance;
+        let Some(tasks) = self.instances.instance(instance) else {
             return;
         };
         let ids: Vec<(Box<str>, Option<ActiveState>, Option<PendingLost>)> = tasks
             .iter()
-            .map(|t| (t.id.clone(), t.state, t.lost))
+            .map(|t| (t.id(instance), t.state, t.lost()))
             .collect();
-        let instance = &*event.instance;
         for (id, state, lost) in ids {
             if let Some(lost) = lost {
                 self.resolve_lost(instance, &id, state, lost, condition, fx);
@@ -259,35 +244,16 @@ impl Engine {
         entry.tasks += 1;
         entry.delete_at = None;
         self.tasks += 1;
-        let new = Task {
-            id: task.id.into(),
-            app,
-            state: None,
-            pod: task.pod,
-            first_seen: at,
-            last_change: at,
-            since: at,
-            staged_at: None,
-            lost: None,
-        };
-        match self.instances.get_mut(&*task.instance) {
-            Some(tasks) => tasks.push(new),
-            None => {
-                self.instances
-                    .insert(task.instance.as_ref().into(), vec![new]);
-            }
-        }
+        let new = Task::new(&task.instance, task.id, app, task.pod, at);
+        self.instances.insert(&task.instance, new);
     }
 
     fn find(&self, instance: &str, id: &str) -> Option<&Task> {
-        self.instances.get(instance)?.iter().find(|t| &*t.id == id)
+        self.instances.find(instance, id)
     }
 
     fn find_mut(&mut self, instance: &str, id: &str) -> Option<&mut Task> {
-        self.instances
-            .get_mut(instance)?
-            .iter_mut()
-            .find(|t| &*t.id == id)
+        self.instances.find_mut(instance, id)
     }
 
     /// Moves a task in the map to `to` at `at`, counting per RULES.md; removes it if it ended.
@@ -369,16 +335,9 @@ impl Engine {
         at: Millis,
         fx: &mut impl Effects,
     ) -> Step {
-        let Some(tasks) = self.instances.get_mut(instance) else {
+        let Some(task) = self.instances.remove(instance, id) else {
             return Step::Unchanged;
         };
-        let Some(pos) = tasks.iter().position(|t| &*t.id == id) else {
-            return Step::Unchanged;
-        };
-        let task = tasks.swap_remove(pos);
-        if tasks.is_empty() {
-            self.instances.remove(instance);
-        }
         let slot = self.apps.get(task.app).slot.unwrap_or(AppSlot::OTHER);
         if let Some(reason) = replacement {
             fx.replacement(slot, reason);
@@ -390,24 +349,19 @@ impl Engine {
         fx.expunge(slot, reason);
         self.store
             .move_task(slot, task.state.map(|s| (s, task.since)), None);
-        self.forget(task, at);
+        self.forget(instance, task, at);
         Step::Ended
     }
 
     /// Drops a task that left the map and leaves its tombstone.
-    fn forget(&mut self, task: Task, at: Millis) {
+    fn forget(&mut self, instance: &str, task: Task, at: Millis) {
         self.tasks -= 1;
         let app = self.apps.get_mut(task.app);
         app.tasks -= 1;
         let expires = at.saturating_add(self.settings.tombstone_ttl);
-        self.tombstones.insert(task.id.clone(), expires);
-        self.push_timer(
-            expires,
-            TimerKind::Tombstone {
-                task: task.id,
-                expires,
-            },
-        );
+        let id = task.id(instance);
+        self.tombstones.insert(id.clone(), expires);
+        self.push_timer(expires, TimerKind::Tombstone { task: id, expires });
     }
 
     /// The app was deleted (`app_terminated_event`, or missing from `/v2/apps`) at `at`.

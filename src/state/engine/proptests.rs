@@ -219,9 +219,8 @@ impl World {
         let tracked = self
             .engine
             .instances
-            .values()
-            .flatten()
-            .filter(|t| t.state.is_some())
+            .iter()
+            .filter(|(_, t)| t.state.is_some())
             .count();
         prop_assert_eq!(reader.tracked(), tracked as i64);
 

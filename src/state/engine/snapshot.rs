@@ -84,7 +84,7 @@ impl Engine {
             }
             return; // a terminal task the map does not have is not added
         };
-        if current.lost.is_some() || current.last_change > at {
+        if current.lost().is_some() || current.last_change > at {
             return; // a pending LOST resolves itself; newer events win
         }
         let same = match (current.state, target) {
@@ -133,34 +133,27 @@ impl Engine {
     fn remove_unobserved(&mut self, snapshot: &Snapshot, at: Millis, fx: &mut impl Effects) {
         let listed: HashSet<&str, RandomState> =
             snapshot.tasks.iter().map(|t| t.id.as_str()).collect();
+        let mut id = String::new();
         let vanished: Vec<(Box<str>, Box<str>)> = self
             .instances
             .iter()
-            .flat_map(|(instance, tasks)| {
-                tasks
-                    .iter()
-                    .filter(|t| {
-                        t.state.is_some()
-                            && !t.pod
-                            && t.lost.is_none()
-                            && t.first_seen <= at
-                            && t.last_change <= at
-                            && !listed.contains(&*t.id)
-                    })
-                    .map(move |t| (instance.clone(), t.id.clone()))
+            .filter(|(instance, t)| {
+                t.state.is_some()
+                    && !t.pod
+                    && t.lost().is_none()
+                    && t.first_seen <= at
+                    && t.last_change <= at
+                    && {
+                        t.write_id(instance, &mut id);
+                        !listed.contains(id.as_str())
+                    }
             })
+            .map(|(instance, t)| (instance.into(), t.id(instance)))
             .collect();
         for (instance, id) in vanished {
-            let Some(tasks) = self.instances.get_mut(&instance) else {
+            let Some(task) = self.instances.remove(&instance, &id) else {
                 continue;
             };
-            let Some(pos) = tasks.iter().position(|t| t.id == id) else {
-                continue;
-            };
-            let task = tasks.swap_remove(pos);
-            if tasks.is_empty() {
-                self.instances.remove(&instance);
-            }
             let slot = self
                 .apps
                 .get(task.app)
@@ -170,7 +163,7 @@ impl Engine {
             fx.expunge(slot, ExpungeReason::Unobserved);
             self.store
                 .move_task(slot, task.state.map(|s| (s, task.since)), None);
-            self.forget(task, at);
+            self.forget(&instance, task, at);
         }
     }
 
@@ -182,14 +175,10 @@ impl Engine {
         let unreachable: Vec<(Box<str>, Box<str>)> = self
             .instances
             .iter()
-            .flat_map(|(instance, tasks)| {
-                tasks
-                    .iter()
-                    .filter(|t| {
-                        apps.contains(&t.app) && t.state.is_some_and(ActiveState::is_unreachable)
-                    })
-                    .map(move |t| (instance.clone(), t.id.clone()))
+            .filter(|(_, t)| {
+                apps.contains(&t.app) && t.state.is_some_and(ActiveState::is_unreachable)
             })
+            .map(|(instance, t)| (instance.into(), t.id(instance)))
             .collect();
         for (instance, id) in unreachable {
             self.arm_unreachable(&instance, &id);

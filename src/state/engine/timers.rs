@@ -201,10 +201,10 @@ impl Engine {
         let Some(task) = self.find_mut(instance, id) else {
             return;
         };
-        if task.lost.map(|l| l.deadline) != Some(deadline) {
+        if task.lost().map(|l| l.deadline) != Some(deadline) {
             return;
         }
-        task.lost = None;
+        task.set_lost(None);
         if task.state.is_some_and(ActiveState::is_unreachable) {
             return; // it stays unreachable
         }

@@ -1,0 +1,246 @@
+//! How the task map stores tasks: grouped by instance key, one task inline per instance (pods may
+//! have more), each task id kept as what follows its instance key (`._app.1`, short enough to be
+//! stored inline), so a tracked task costs its map entry and the one allocation of its instance key.
+
+use std::collections::HashMap;
+
+use compact_str::CompactString;
+use foldhash::fast::RandomState;
+
+use super::super::types::{ActiveState, Millis};
+use super::PendingLost;
+use super::apps::AppIdx;
+
+/// A task in the map.
+#[derive(Debug)]
+pub(super) struct Task {
+    /// The id after the instance key when it starts with it (`suffix`), else the whole id.
+    tail: CompactString,
+    suffix: bool,
+    pub app: AppIdx,
+    /// `None` only for a task first seen as a pending LOST (not tracked yet).
+    pub state: Option<ActiveState>,
+    pub pod: bool,
+    pub first_seen: Millis,
+    /// Timestamp of the last change of state applied (repeats do not move it).
+    pub last_change: Millis,
+    /// Start of the current unreachable episode; meaningful while unreachable.
+    pub since: Millis,
+    /// When the task was first seen staging, until its first running.
+    pub staged_at: Option<Millis>,
+    /// Rare, so kept out of line.
+    lost: Option<Box<PendingLost>>,
+}
+
+impl Task {
+    /// A task of `instance` with id `id`, first seen at `at`, not tracked yet.
+    pub fn new(instance: &str, id: &str, app: AppIdx, pod: bool, at: Millis) -> Task {
+        let (tail, suffix) = match id.strip_prefix(instance) {
+            Some(rest) => (rest, true),
+            None => (id, false),
+        };
+        Task {
+            tail: CompactString::new(tail),
+            suffix,
+            app,
+            state: None,
+            pod,
+            first_seen: at,
+            last_change: at,
+            since: at,
+            staged_at: None,
+            lost: None,
+        }
+    }
+
+    /// Whether this task, of `instance`, has id `id`.
+    pub fn is(&self, instance: &str, id: &str) -> bool {
+        if self.suffix {
+            id.strip_prefix(instance) == Some(self.tail.as_str())
+        } else {
+            id == self.tail
+        }
+    }
+
+    /// The whole id, written into `out` (cleared first).
+    pub fn write_id(&self, instance: &str, out: &mut String) {
+        out.clear();
+        if self.suffix {
+            out.push_str(instance);
+        }
+        out.push_str(&self.tail);
+    }
+
+    /// The whole id.
+    pub fn id(&self, instance: &str) -> Box<str> {
+        let mut id = String::with_capacity(instance.len() + self.tail.len());
+        self.write_id(instance, &mut id);
+        id.into_boxed_str()
+    }
+
+    pub fn lost(&self) -> Option<PendingLost> {
+        self.lost.as_deref().copied()
+    }
+
+    pub fn set_lost(&mut self, lost: Option<PendingLost>) {
+        self.lost = lost.map(Box::new);
+    }
+}
+
+/// The tasks of one instance: one for an app, possibly several for a pod.
+#[derive(Debug)]
+pub(super) enum Members {
+    One(Task),
+    Many(Vec<Task>),
+}
+
+impl Members {
+    pub fn iter(&self) -> std::slice::Iter<'_, Task> {
+        match self {
+            Members::One(t) => std::slice::from_ref(t).iter(),
+            Members::Many(v) => v.iter(),
+        }
+    }
+
+    fn iter_mut(&mut self) -> std::slice::IterMut<'_, Task> {
+        match self {
+            Members::One(t) => std::slice::from_mut(t).iter_mut(),
+            Members::Many(v) => v.iter_mut(),
+        }
+    }
+
+    fn push(&mut self, task: Task) {
+        let members = std::mem::replace(self, Members::Many(Vec::new()));
+        *self = match members {
+            Members::One(first) => Members::Many(vec![first, task]),
+            Members::Many(mut v) => {
+                v.push(task);
+                Members::Many(v)
+            }
+        };
+    }
+}
+
+/// Tasks by instance key.
+#[derive(Debug, Default)]
+pub(super) struct TaskMap {
+    instances: HashMap<Box<str>, Members, RandomState>,
+}
+
+impl TaskMap {
+    pub fn instance(&self, instance: &str) -> Option<&Members> {
+        self.instances.get(instance)
+    }
+
+    pub fn find(&self, instance: &str, id: &str) -> Option<&Task> {
+        self.instances
+            .get(instance)?
+            .iter()
+            .find(|t| t.is(instance, id))
+    }
+
+    pub fn find_mut(&mut self, instance: &str, id: &str) -> Option<&mut Task> {
+        self.instances
+            .get_mut(instance)?
+            .iter_mut()
+            .find(|t| t.is(instance, id))
+    }
+
+    /// Adds a task the map does not have.
+    pub fn insert(&mut self, instance: &str, task: Task) {
+        match self.instances.get_mut(instance) {
+            Some(members) => members.push(task),
+            None => {
+                self.instances.insert(instance.into(), Members::One(task));
+            }
+        }
+    }
+
+    /// Takes a task out of the map; its instance goes with its last task.
+    pub fn remove(&mut self, instance: &str, id: &str) -> Option<Task> {
+        let members = self.instances.get_mut(instance)?;
+        match members {
+            Members::One(t) if t.is(instance, id) => {}
+            Members::One(_) => return None,
+            Members::Many(v) => {
+                let pos = v.iter().position(|t| t.is(instance, id))?;
+                let task = v.swap_remove(pos);
+                if !v.is_empty() {
+                    return Some(task);
+                }
+                self.instances.remove(instance);
+                return Some(task);
+            }
+        }
+        match self.instances.remove(instance) {
+            Some(Members::One(t)) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// Every task with its instance key.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Task)> {
+        self.instances
+            .iter()
+            .flat_map(|(instance, members)| members.iter().map(move |t| (&**instance, t)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const INSTANCE: &str = "prod_web.instance-2b8f6ac1-0890-11eb-9a3f-0242f5e1c6d2";
+
+    #[test]
+    fn ids_after_their_instance_key_are_kept_short_and_whole_ids_otherwise() {
+        let modern = Task::new(INSTANCE, &format!("{INSTANCE}._app.1"), 0, false, 0);
+        assert!(modern.suffix && !modern.tail.is_heap_allocated());
+        assert!(modern.is(INSTANCE, &format!("{INSTANCE}._app.1")));
+        assert!(!modern.is(INSTANCE, &format!("{INSTANCE}._app.2")));
+        assert_eq!(&*modern.id(INSTANCE), format!("{INSTANCE}._app.1"));
+
+        let legacy_instance = "prod_web.marathon-2b8f6ac1-0890-11eb-9a3f-0242f5e1c6d2";
+        let legacy_id = "prod_web.2b8f6ac1-0890-11eb-9a3f-0242f5e1c6d2";
+        let legacy = Task::new(legacy_instance, legacy_id, 0, false, 0);
+        assert!(!legacy.suffix);
+        assert!(legacy.is(legacy_instance, legacy_id));
+        assert_eq!(&*legacy.id(legacy_instance), legacy_id);
+    }
+
+    #[test]
+    fn pods_keep_several_tasks_under_one_instance_until_the_last_goes() {
+        let mut map = TaskMap::default();
+        let ids: Vec<String> = ["web", "sidecar", "log"]
+            .iter()
+            .map(|c| format!("{INSTANCE}.{c}"))
+            .collect();
+        for id in &ids {
+            map.insert(INSTANCE, Task::new(INSTANCE, id, 1, true, 0));
+        }
+        assert_eq!(map.iter().count(), 3);
+        assert!(map.find(INSTANCE, &ids[1]).is_some());
+        assert!(map.remove(INSTANCE, &ids[1]).is_some());
+        assert!(map.remove(INSTANCE, &ids[1]).is_none());
+        assert!(map.find(INSTANCE, &ids[0]).is_some() && map.find(INSTANCE, &ids[2]).is_some());
+        assert!(map.remove(INSTANCE, &ids[0]).is_some());
+        assert!(map.remove(INSTANCE, &ids[2]).is_some());
+        assert!(
+            map.instance(INSTANCE).is_none(),
+            "the instance goes with its last task"
+        );
+    }
+
+    #[test]
+    fn a_pending_lost_is_kept_out_of_line() {
+        let mut t = Task::new(INSTANCE, INSTANCE, 0, false, 0);
+        assert_eq!(t.lost(), None);
+        t.set_lost(Some(PendingLost { at: 5, deadline: 9 }));
+        assert_eq!(t.lost(), Some(PendingLost { at: 5, deadline: 9 }));
+        assert!(
+            std::mem::size_of::<Task>() <= 80,
+            "{}",
+            std::mem::size_of::<Task>()
+        );
+    }
+}
