@@ -41,7 +41,7 @@ pub enum WebConfigError {
     Read(std::io::Error),
     #[error("larger than {MAX_WEB_CONFIG_BYTES} bytes: not a web config file")]
     TooLarge,
-    #[error("invalid YAML: {0}")]
+    #[error("not a valid web config: {0}")]
     Yaml(String),
     #[error("{0}")]
     Invalid(String),
@@ -279,7 +279,7 @@ mod tests {
     #[test]
     fn invalid_yaml_is_one_line() {
         let message = error("basic_auth_users: [unclosed\n  x: y\n");
-        assert!(message.starts_with("invalid YAML"), "{message}");
+        assert!(message.starts_with("not a valid web config: "), "{message}");
         assert!(!message.contains('\n'), "{message}");
     }
 
