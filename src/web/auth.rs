@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::str::FromStr as _;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -32,8 +32,9 @@ pub struct BasicAuth {
     /// Keys the cache: a per-process secret, so cached tags are useless outside this process.
     cache_key: hmac::Key,
     cache: Mutex<HashSet<[u8; 32]>>,
-    /// One bcrypt check at a time: wrong passwords cannot take every core.
-    bcrypt_turn: tokio::sync::Mutex<()>,
+    /// One bcrypt check at a time: wrong passwords cannot take every core. The turn is held by
+    /// the check itself, so a client that hangs up does not free it early.
+    bcrypt_turn: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl fmt::Debug for BasicAuth {
@@ -53,8 +54,15 @@ impl BasicAuth {
                      contain no ':')"
                 )));
             }
+            // The salt and digest use bcrypt's base64 alphabet; anything else would fail every
+            // check later, silently.
+            let alphabet_ok = hash.rsplit('$').next().is_some_and(|tail| {
+                tail.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'/')
+            });
             let cost = bcrypt::HashParts::from_str(hash)
                 .ok()
+                .filter(|_| alphabet_ok)
                 .map(|parts| parts.get_cost())
                 .filter(|cost| BCRYPT_COSTS.contains(cost))
                 .ok_or_else(|| {
@@ -87,7 +95,7 @@ impl BasicAuth {
             decoy,
             cache_key,
             cache: Mutex::new(HashSet::new()),
-            bcrypt_turn: tokio::sync::Mutex::new(()),
+            bcrypt_turn: Arc::new(tokio::sync::Mutex::new(())),
         })
     }
 
@@ -101,14 +109,16 @@ impl BasicAuth {
             .ok()
             .and_then(|user| self.users.get(user));
         let hash = known.unwrap_or(&self.decoy).clone();
-        let _turn = self.bcrypt_turn.lock().await;
+        let turn = Arc::clone(&self.bcrypt_turn).lock_owned().await;
         // Another request with the same credentials may have been checked while this one waited.
         if self.cached(&tag) {
             return true;
         }
         let password = password.to_vec();
         let verified = tokio::task::spawn_blocking(move || {
-            bcrypt::verify(&password, hash.expose()).unwrap_or(false)
+            let verified = bcrypt::verify(&password, hash.expose()).unwrap_or(false);
+            drop(turn);
+            verified
         })
         .await
         .unwrap_or(false);
@@ -172,11 +182,7 @@ fn credentials(value: &HeaderValue) -> Option<(Vec<u8>, Vec<u8>)> {
 }
 
 /// The middleware: 401 with `WWW-Authenticate: Basic` unless the request carries a valid user.
-pub async fn require(
-    State(auth): State<std::sync::Arc<BasicAuth>>,
-    request: Request,
-    next: Next,
-) -> Response {
+pub async fn require(State(auth): State<Arc<BasicAuth>>, request: Request, next: Next) -> Response {
     let given = request
         .headers()
         .get(header::AUTHORIZATION)
@@ -229,6 +235,24 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn bcrypt_checks_take_turns_but_cached_ones_do_not_wait() {
+        let auth = auth(&[("alice", "a"), ("bob", "b")]);
+        assert!(auth.check(b"alice", b"a").await);
+        let held = Arc::clone(&auth.bcrypt_turn).lock_owned().await;
+        let cached = tokio::time::timeout(
+            std::time::Duration::from_secs(20),
+            auth.check(b"alice", b"a"),
+        );
+        assert_eq!(cached.await.ok(), Some(true), "no turn needed");
+        let check = auth.check(b"bob", b"b");
+        tokio::pin!(check);
+        let waited = tokio::time::timeout(std::time::Duration::from_millis(50), &mut check).await;
+        assert!(waited.is_err(), "waits while another check has the turn");
+        drop(held);
+        assert!(check.await);
+    }
+
+    #[tokio::test]
     async fn an_unknown_user_with_a_known_users_password_is_refused() {
         // The decoy is a real user's hash: its password must not let an unknown user in.
         let auth = auth(&[("alice", "wonderland")]);
@@ -264,6 +288,7 @@ mod tests {
             "$1$abc$def",
             "$2y$99$QOauhQNbBCuQDKes6eFzPeMqBSjb7Mr5DUmpZ/VcEd00UAV/LDeSi",
             "$2y$10$short",
+            "$2y$10$!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!",
         ] {
             let users = BTreeMap::from([("alice".to_owned(), bad.to_owned())]);
             let message = BasicAuth::new(users).unwrap_err().to_string();
