@@ -15,6 +15,8 @@
 //! - [`writer`]: the single task that owns the map.
 //! - [`metrics`]: every family declared once; per-app gauges computed at scrape time.
 //! - [`http`]: `/metrics`, `/healthz`, `/readyz`, `/`.
+//! - [`web`]: `--web.config.file` (TLS, basic auth, headers) and serving the endpoints with
+//!   their limits (timeouts, header size, concurrent scrapes) and graceful shutdown.
 //! - [`clock`], [`health`]: Marathon's clock as read live; readiness.
 //! - [`fake_marathon`]: an in-process Marathon speaking the real wire format, for tests and demos.
 //! - [`recording`]: the recording file format (snapshots and raw stream with local times).
@@ -42,10 +44,12 @@ pub mod resync;
 pub mod sse;
 pub mod state;
 pub mod stream;
+pub mod web;
 pub mod writer;
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
@@ -71,6 +75,11 @@ pub enum StartError {
         address: String,
         source: std::io::Error,
     },
+    #[error("--web.config.file {}: {source}", path.display())]
+    WebConfig {
+        path: PathBuf,
+        source: web::WebConfigError,
+    },
     #[error(transparent)]
     Client(#[from] ClientError),
 }
@@ -95,11 +104,14 @@ pub fn settings(config: &Config) -> Settings {
 pub struct StartOptions {
     /// Records every chunk, snapshot and timer tick the writer applies (`demo --record`).
     pub recorder: Option<recording::Recorder>,
+    /// Limits of the HTTP server (timeouts, header size, concurrent scrapes).
+    pub limits: web::Limits,
 }
 
 /// A running exporter: its HTTP server, stream, resync and writer tasks.
 pub struct Exporter {
     addr: SocketAddr,
+    tls: bool,
     metrics: Metrics,
     readiness: Arc<Readiness>,
     cancel: CancellationToken,
@@ -107,7 +119,8 @@ pub struct Exporter {
 }
 
 impl Exporter {
-    /// Binds the listen address and starts every task.
+    /// Binds the listen address and starts every task. The web config file, if any, is loaded
+    /// before anything starts.
     pub async fn start(config: Config) -> Result<Exporter, StartError> {
         Exporter::start_with(config, StartOptions::default()).await
     }
@@ -138,6 +151,13 @@ impl Exporter {
             address: config.listen_address.clone(),
             source,
         })?;
+        let web = match &config.web_config_file {
+            Some(path) => web::WebConfig::load(path).map_err(|source| StartError::WebConfig {
+                path: path.clone(),
+                source,
+            })?,
+            None => web::WebConfig::default(),
+        };
         if config.insecure_skip_verify {
             tracing::warn!("TLS verification of Marathon is off (--marathon.insecure-skip-verify)");
         }
@@ -192,23 +212,29 @@ impl Exporter {
             snapshot_tx,
             cancel.clone(),
         )));
-        let router = http::router(
+        let router = web.protect(http::router(
             metrics.clone(),
             Arc::clone(&readiness),
             &config.telemetry_path,
+            web::ScrapeLimiter::new(options.limits.max_concurrent_scrapes),
+        ));
+        tasks.push(tokio::spawn(web::serve::serve(
+            listener,
+            router,
+            web.tls(),
+            options.limits,
+            cancel.clone(),
+        )));
+        tracing::info!(
+            address = %addr,
+            tls = web.tls_enabled(),
+            basic_auth = web.basic_auth_enabled(),
+            urls = ?urls_for_log(&config),
+            "marathon-task-exporter started"
         );
-        let shutdown = cancel.clone();
-        tasks.push(tokio::spawn(async move {
-            let served = axum::serve(listener, router)
-                .with_graceful_shutdown(async move { shutdown.cancelled().await })
-                .await;
-            if let Err(error) = served {
-                tracing::error!(error = %error, "HTTP server failed");
-            }
-        }));
-        tracing::info!(address = %addr, urls = ?urls_for_log(&config), "marathon-task-exporter started");
         Ok(Exporter {
             addr,
+            tls: web.tls_enabled(),
             metrics,
             readiness,
             cancel,
@@ -219,6 +245,11 @@ impl Exporter {
     /// Where `/metrics` is served.
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// `https` when the web config enables TLS, else `http`.
+    pub fn scheme(&self) -> &'static str {
+        if self.tls { "https" } else { "http" }
     }
 
     pub fn metrics(&self) -> &Metrics {

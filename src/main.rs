@@ -1,19 +1,20 @@
 //! The binary: parse the configuration, set up logging, run the exporter (or a subcommand) until
 //! SIGTERM or ctrl-c.
 
+use std::path::Path;
+
 use marathon_task_exporter::config::{Cli, Command, Config, LogFormat};
-use marathon_task_exporter::{demo, record, replay};
+use marathon_task_exporter::web::WebConfig;
+use marathon_task_exporter::{StartError, demo, record, replay};
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::try_parse_validated_from(std::env::args_os()).unwrap_or_else(|e| e.exit());
     let serves_http = matches!(cli.command, None | Some(Command::Demo(_)));
     if let (true, Some(path)) = (serves_http, &cli.config.web_config_file) {
-        // Serving the endpoints unprotected when protection was asked for would be worse than not starting.
-        eprintln!(
-            "error: --web.config.file {}: TLS and basic auth for the exporter's own endpoints are not supported by this version",
-            path.display()
-        );
-        std::process::exit(2);
+        // Checked before anything starts, so a bad file is a usage error like a bad flag value.
+        if let Err(error) = WebConfig::load(path) {
+            exit_web_config(path, &error);
+        }
     }
     init_tracing(&cli.config);
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -32,10 +33,20 @@ fn main() -> anyhow::Result<()> {
         Some(Command::Replay(args)) => replay::run(&cli.config, &args),
     };
     if let Err(error) = result {
+        // The file may have changed since it was checked above.
+        if let Some(StartError::WebConfig { path, source }) = error.downcast_ref::<StartError>() {
+            exit_web_config(path, source);
+        }
         eprintln!("error: {error:#}");
         std::process::exit(1);
     }
     Ok(())
+}
+
+/// One line naming the flag, exit status 2 (as for any bad flag value).
+fn exit_web_config(path: &Path, error: &dyn std::fmt::Display) -> ! {
+    eprintln!("error: --web.config.file {}: {error}", path.display());
+    std::process::exit(2);
 }
 
 fn init_tracing(config: &Config) {

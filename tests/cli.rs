@@ -1,5 +1,6 @@
-//! The binary as a user runs it: bad flags exit 2 with one line naming the flag; a running
-//! exporter serves `/metrics` and exits 0 on SIGTERM.
+//! The binary as a user runs it: bad flags (and bad web config files) exit 2 with one line
+//! naming the flag; a running exporter serves `/metrics`, behind basic auth when its web config
+//! says so, and exits 0 on SIGTERM.
 
 mod common;
 
@@ -44,6 +45,62 @@ fn bad_flag_values_exit_2_naming_the_flag() {
         assert_eq!(code, 2, "{args:?}: {text}");
         assert!(text.contains(flag), "{args:?} should name {flag}: {text}");
         assert!(!text.contains("panicked"), "{text}");
+    }
+}
+
+#[test]
+fn bad_web_config_files_exit_2_with_one_line_naming_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            "invalid.yml",
+            "basic_auth_users: [unclosed\n",
+            "not a valid web config",
+        ),
+        (
+            "unknown.yml",
+            "tls_server_config:\n  cert_fil: server.crt\n",
+            "unknown field `cert_fil`",
+        ),
+        (
+            "missing-cert.yml",
+            "tls_server_config:\n  cert_file: nowhere.crt\n  key_file: nowhere.key\n",
+            "nowhere.crt",
+        ),
+        (
+            "bad-hash.yml",
+            "basic_auth_users:\n  prometheus: plaintext-secret\n",
+            "not a bcrypt hash",
+        ),
+    ];
+    let mut files: Vec<(String, &str)> = cases
+        .iter()
+        .map(|(name, content, reason)| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, content).unwrap();
+            (path.display().to_string(), *reason)
+        })
+        .collect();
+    let absent = dir.path().join("absent.yml").display().to_string();
+    files.push((absent, "cannot read it"));
+    for (path, reason) in &files {
+        for subcommand in [None, Some("demo")] {
+            let mut args: Vec<&str> = subcommand.into_iter().collect();
+            args.extend(["--web.config.file", path]);
+            let (code, text) = run(&args);
+            assert_eq!(code, 2, "{args:?}: {text}");
+            assert_eq!(text.trim().lines().count(), 1, "one line: {text}");
+            assert!(
+                text.starts_with(&format!("error: --web.config.file {path}: ")),
+                "{text}"
+            );
+            assert!(
+                text.contains(reason),
+                "{args:?} should say {reason:?}: {text}"
+            );
+            assert!(!text.contains("plaintext-secret"), "{text}");
+            assert!(!text.contains("panicked"), "{text}");
+        }
     }
 }
 
@@ -137,6 +194,34 @@ fn the_binary_serves_metrics_and_exits_0_on_sigterm() {
     assert_eq!(code, Some(0));
 }
 
+#[test]
+fn the_binary_serves_behind_basic_auth_from_its_web_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("web.yml");
+    let hash = bcrypt::hash("s3cret-scrape", 4).unwrap();
+    std::fs::write(
+        &path,
+        format!("basic_auth_users:\n  prometheus: '{hash}'\n"),
+    )
+    .unwrap();
+    let (mut child, address) = start(&[
+        "--marathon.url",
+        "http://127.0.0.1:9",
+        "--web.config.file",
+        path.to_str().unwrap(),
+    ]);
+    let url = format!("http://{address}/metrics");
+    let (status, _) = reqwest::blocking_status(&url, None);
+    assert_eq!(status, 401);
+    let (status, _) = reqwest::blocking_status(&url, Some(("prometheus", "wrong")));
+    assert_eq!(status, 401);
+    let (status, body) = reqwest::blocking_status(&url, Some(("prometheus", "s3cret-scrape")));
+    assert_eq!(status, 200);
+    assert!(body.contains("marathon_exporter_build_info"), "{body}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
 mod reqwest {
     /// A blocking GET through a throwaway runtime (the tests above are synchronous).
     pub fn blocking_get(url: &str) -> String {
@@ -145,5 +230,22 @@ mod reqwest {
             .build()
             .unwrap();
         runtime.block_on(async { ::reqwest::get(url).await.unwrap().text().await.unwrap() })
+    }
+
+    /// Status and body of a blocking GET, with basic auth when given.
+    pub fn blocking_status(url: &str, credentials: Option<(&str, &str)>) -> (u16, String) {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let mut request = ::reqwest::Client::new().get(url);
+            if let Some((user, password)) = credentials {
+                request = request.basic_auth(user, Some(password));
+            }
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            (status, response.text().await.unwrap())
+        })
     }
 }

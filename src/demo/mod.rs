@@ -74,8 +74,8 @@ pub struct Demo {
 }
 
 impl Demo {
-    /// Starts the simulated Marathon, then the exporter (`config`, pointed at it), then, once the
-    /// exporter is ready, the simulation.
+    /// Starts the simulated Marathon, then the exporter (`config`, pointed at it, serving with
+    /// its `--web.config.file` if any), then, once the exporter is ready, the simulation.
     pub async fn start(config: Config, options: DemoOptions) -> anyhow::Result<Demo> {
         let fake = FakeMarathon::start_with(FakeOptions {
             heartbeat: Some(HEARTBEAT),
@@ -98,7 +98,11 @@ impl Demo {
             ),
             None => None,
         };
-        let exporter = Exporter::start_with(config, StartOptions { recorder }).await?;
+        let start_options = StartOptions {
+            recorder,
+            ..StartOptions::default()
+        };
+        let exporter = Exporter::start_with(config, start_options).await?;
         let deadline = Instant::now() + READY_WAIT;
         while !exporter.readiness().is_ready() && Instant::now() < deadline {
             sleep(Duration::from_millis(10)).await;
@@ -126,10 +130,12 @@ impl Demo {
         })
     }
 
-    /// Where the exporter serves its metrics, as a URL a browser on this host can open.
+    /// Where the exporter serves its metrics, as a URL a browser on this host can open
+    /// (`https` when `--web.config.file` enables TLS).
     pub fn metrics_url(&self) -> String {
         format!(
-            "http://{}{}",
+            "{}://{}{}",
+            self.exporter.scheme(),
             reachable(self.exporter.local_addr()),
             self.telemetry_path
         )
