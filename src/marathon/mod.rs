@@ -4,6 +4,7 @@ pub mod api;
 pub mod events;
 mod fields;
 pub mod ids;
+mod scan;
 pub mod time;
 
 pub use api::{ApiError, TaskList, parse_apps, parse_tasks};
