@@ -175,7 +175,7 @@ impl Exporter {
         let pipeline = Pipeline::new(
             engine,
             metrics.sink(),
-            Arc::clone(&clock),
+            clock::LiveClock::new(Arc::clone(&clock)),
             config.max_event_bytes,
         );
         let mut tasks = Vec::new();

@@ -11,11 +11,16 @@ use crate::state::{
 /// An [`Effects`] that also counts decoded events by type.
 pub trait Ingest: Effects {
     fn event_decoded(&mut self, kind: EventKind);
+    /// The end of a chunk: counts kept back per event are published.
+    fn flush(&mut self) {}
 }
 
 impl Ingest for crate::metrics::Sink {
     fn event_decoded(&mut self, kind: EventKind) {
         crate::metrics::Sink::event_decoded(self, kind.index(), kind.label());
+    }
+    fn flush(&mut self) {
+        crate::metrics::Sink::flush(self);
     }
 }
 
@@ -28,14 +33,23 @@ pub trait Clock {
     /// An event stamped `timestamp` arrived.
     fn observe(&mut self, timestamp: Millis);
     fn now(&mut self) -> Millis;
+    /// A unit of work (a chunk, a snapshot, a tick) starts; the clock may stand still until `end`.
+    fn begin(&mut self) {}
+    fn end(&mut self) {}
 }
 
-impl Clock for std::sync::Arc<crate::clock::SharedClock> {
+impl Clock for crate::clock::LiveClock {
     fn observe(&mut self, timestamp: Millis) {
-        crate::clock::SharedClock::observe(self, timestamp);
+        crate::clock::LiveClock::observe(self, timestamp);
     }
     fn now(&mut self) -> Millis {
-        crate::clock::SharedClock::now(self)
+        crate::clock::LiveClock::now(self)
+    }
+    fn begin(&mut self) {
+        crate::clock::LiveClock::begin(self);
+    }
+    fn end(&mut self) {
+        crate::clock::LiveClock::end(self);
     }
 }
 
@@ -130,6 +144,10 @@ impl<A: Ingest, B: Ingest> Ingest for Tee<A, B> {
         self.0.event_decoded(kind);
         self.1.event_decoded(kind);
     }
+    fn flush(&mut self) {
+        self.0.flush();
+        self.1.flush();
+    }
 }
 
 /// What one chunk of bytes amounted to.
@@ -167,6 +185,7 @@ impl<F: Ingest, C: Clock> Pipeline<F, C> {
             clock,
         } = self;
         let mut fed = Fed::default();
+        clock.begin();
         decoder.feed(chunk, &mut |frame| match frame {
             Frame::Oversized { .. } => {
                 fx.event_error(EventError::Oversized);
@@ -180,6 +199,8 @@ impl<F: Ingest, C: Clock> Pipeline<F, C> {
                 }
             }
         });
+        fx.flush();
+        clock.end();
         fed
     }
 
@@ -189,14 +210,18 @@ impl<F: Ingest, C: Clock> Pipeline<F, C> {
     }
 
     pub fn apply_snapshot(&mut self, snapshot: &Snapshot) {
+        self.clock.begin();
         let now = self.clock.now();
         self.engine.apply_snapshot(snapshot, now, &mut self.fx);
+        self.clock.end();
     }
 
     /// Runs the timers due by now.
     pub fn tick(&mut self) {
+        self.clock.begin();
         let now = self.clock.now();
         self.engine.tick(now, &mut self.fx);
+        self.clock.end();
     }
 
     pub fn engine(&self) -> &Engine {

@@ -8,7 +8,7 @@ use tokio::sync::mpsc;
 use tokio::time::{MissedTickBehavior, interval};
 use tokio_util::sync::CancellationToken;
 
-use crate::clock::{SharedClock, wall_millis};
+use crate::clock::{LiveClock, wall_millis};
 use crate::health::Readiness;
 use crate::metrics::Sink;
 use crate::pipeline::Pipeline;
@@ -19,7 +19,7 @@ use crate::stream::StreamMsg;
 /// How often timers are evaluated when no event arrives (RULES.md asks for at least once a second).
 pub const TICK: Duration = Duration::from_secs(1);
 
-pub type LivePipeline = Pipeline<Sink, Arc<SharedClock>>;
+pub type LivePipeline = Pipeline<Sink, LiveClock>;
 
 /// Runs until `cancel` or until both inputs are closed.
 pub async fn run(

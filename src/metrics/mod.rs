@@ -59,9 +59,9 @@ pub struct SelfMetrics {
 }
 
 impl SelfMetrics {
-    /// Counts one decoded event in the all-types total.
-    pub fn count_decoded(&self) {
-        self.decoded.fetch_add(1, Ordering::Relaxed);
+    /// Counts decoded events in the all-types total.
+    pub fn count_decoded(&self, events: u64) {
+        self.decoded.fetch_add(events, Ordering::Relaxed);
     }
 
     pub fn event_error(&self, kind: EventError) -> &IntCounter {

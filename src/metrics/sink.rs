@@ -17,8 +17,10 @@ pub struct Sink {
     families: Arc<AppFamilies>,
     exporter: SelfMetrics,
     slots: Vec<Option<Arc<AppCounters>>>,
-    /// `events_total` handles by event kind index.
-    events: Vec<Option<IntCounter>>,
+    /// `events_total` handles by event kind index, with the events not yet added to them.
+    events: Vec<Option<(IntCounter, u64)>>,
+    /// Events decoded since the last flush.
+    pending: u64,
 }
 
 impl Sink {
@@ -28,6 +30,7 @@ impl Sink {
             exporter,
             slots: Vec::new(),
             events: Vec::new(),
+            pending: 0,
         }
     }
 
@@ -36,15 +39,31 @@ impl Sink {
         &self.exporter
     }
 
-    /// Counts one decoded event of the kind numbered `index` and labelled `label`.
+    /// Counts one decoded event of the kind numbered `index` and labelled `label`; the counters
+    /// show it at the next [`Sink::flush`] (the end of the chunk).
     pub fn event_decoded(&mut self, index: usize, label: &str) {
         if self.events.len() <= index {
             self.events.resize(index + 1, None);
         }
         self.events[index]
-            .get_or_insert_with(|| self.exporter.events.with_label_values(&[label]))
-            .inc();
-        self.exporter.count_decoded();
+            .get_or_insert_with(|| (self.exporter.events.with_label_values(&[label]), 0))
+            .1 += 1;
+        self.pending += 1;
+    }
+
+    /// Publishes the events counted since the last flush.
+    pub fn flush(&mut self) {
+        if self.pending == 0 {
+            return;
+        }
+        for (counter, n) in self.events.iter_mut().flatten() {
+            if *n > 0 {
+                counter.inc_by(*n);
+                *n = 0;
+            }
+        }
+        self.exporter.count_decoded(self.pending);
+        self.pending = 0;
     }
 
     /// A slot's counters, created if an effect arrives before `app_known` (it should not).

@@ -5,7 +5,7 @@ use super::types::Millis;
 
 /// `now` for the engine. `local` arguments are readings of a local monotonic clock in milliseconds
 /// (a replay passes a constant, so its `now` is simply the largest timestamp seen).
-#[derive(Clone, Debug)]
+#[derive(Clone, Copy, Debug)]
 pub struct MarathonClock {
     /// Before any event: local wall time minus local monotonic time.
     wall_offset: Millis,
@@ -31,6 +31,15 @@ impl MarathonClock {
         self.event_offset = Some(self.event_offset.map_or(offset, |o| o.max(offset)));
     }
 
+    /// Takes in what a copy of this clock has seen since it was copied.
+    pub fn merge(&mut self, other: &MarathonClock) {
+        self.event_offset = match (self.event_offset, other.event_offset) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        self.floor = self.floor.max(other.floor);
+    }
+
     /// The current time on Marathon's clock; never less than any earlier answer.
     pub fn now(&mut self, local: Millis) -> Millis {
         let offset = self.event_offset.unwrap_or(self.wall_offset);
@@ -42,6 +51,30 @@ impl MarathonClock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_copy_merged_back_keeps_what_either_saw_and_never_goes_back() {
+        let mut shared = MarathonClock::new(1_000, 0);
+        let mut copy = shared;
+        copy.observe(5_000, 10);
+        assert_eq!(copy.now(10), 5_000);
+        assert_eq!(
+            shared.now(20),
+            1_020,
+            "the original has not seen the event yet"
+        );
+        shared.merge(&copy);
+        assert_eq!(shared.now(20), 5_010);
+        let mut stale = MarathonClock::new(0, 0);
+        shared.merge(&stale);
+        assert_eq!(
+            shared.now(20),
+            5_010,
+            "a copy that saw less changes nothing"
+        );
+        stale.merge(&shared);
+        assert_eq!(stale.now(0), 5_010, "the floor travels with the merge");
+    }
 
     #[test]
     fn before_any_event_the_wall_clock_is_used() {
