@@ -117,8 +117,17 @@ fn main() {
             .no_proxy()
             .build()
             .expect("an HTTP client");
-        ingest(&sizes, &http).await;
-        scrapes(&sizes, &http).await;
+        // `-- ingest` or `-- scrapes` runs one scenario (for profiling).
+        let only = |name: &str| {
+            !std::env::args().any(|a| a == "ingest" || a == "scrapes")
+                || std::env::args().any(|a| a == name)
+        };
+        if only("ingest") {
+            ingest(&sizes, &http).await;
+        }
+        if only("scrapes") {
+            scrapes(&sizes, &http).await;
+        }
     });
 }
 

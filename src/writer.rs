@@ -19,6 +19,9 @@ use crate::stream::StreamMsg;
 /// How often timers are evaluated when no event arrives (RULES.md asks for at least once a second).
 pub const TICK: Duration = Duration::from_secs(1);
 
+/// Queued stream messages handled per wake-up before snapshots, ticks and shutdown get a look.
+const DRAIN_AT_ONCE: usize = 64;
+
 pub type LivePipeline = Pipeline<Sink, LiveClock>;
 
 /// Runs until `cancel` or until both inputs are closed.
@@ -63,6 +66,11 @@ pub async fn run_recorded(
             msg = stream.recv() => {
                 let Some(msg) = msg else { return };
                 handle(&mut pipeline, msg, recorder.as_mut());
+                // Whatever else is queued, at once: one wake-up for a burst.
+                for _ in 0..DRAIN_AT_ONCE {
+                    let Ok(msg) = stream.try_recv() else { break };
+                    handle(&mut pipeline, msg, recorder.as_mut());
+                }
             }
             _ = tick.tick() => {
                 if let Some(recorder) = recorder.as_mut() {
