@@ -370,8 +370,9 @@ async fn oversized_heads_get_431_and_slow_heads_and_handshakes_are_cut() {
     let answer = until_closed(&mut fine).await;
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
 
-    let mut slow = TcpStream::connect(addr).await.unwrap();
+    // The server's clock starts at accept, which can come before connect() returns here.
     let started = Instant::now();
+    let mut slow = TcpStream::connect(addr).await.unwrap();
     slow.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")
         .await
         .unwrap();
@@ -389,8 +390,8 @@ async fn oversized_heads_get_431_and_slow_heads_and_handshakes_are_cut() {
     write(dir.path(), "server.key", &key);
     let yaml = "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n";
     let exporter = serve_with(dir.path(), yaml, small_limits()).await;
-    let mut silent = TcpStream::connect(exporter.local_addr()).await.unwrap();
     let started = Instant::now();
+    let mut silent = TcpStream::connect(exporter.local_addr()).await.unwrap();
     assert_eq!(until_closed(&mut silent).await, "");
     assert!(started.elapsed() >= small_limits().tls_handshake_timeout);
     exporter.shutdown().await;
