@@ -156,7 +156,14 @@ async fn ingest(sizes: &Sizes, http: &reqwest::Client) {
         baseline.push(started.elapsed());
         assert_eq!(decoded, events, "the baseline decodes every event");
 
+        let cpu0 = cpu_ticks();
+        let w0 = Instant::now();
         let run = ingest_run(&bytes, events, http).await;
+        eprintln!(
+            "TMP cpu {} ms over wall {} ms",
+            (cpu_ticks() - cpu0) * 10,
+            w0.elapsed().as_millis()
+        );
         end_to_end.push(run.decoded);
         written.push(run.written);
         to_ready.push(run.accept_to_ready);
@@ -761,4 +768,11 @@ fn thousands(value: f64) -> String {
         out.push(c);
     }
     out
+}
+
+fn cpu_ticks() -> u64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
 }

@@ -165,21 +165,26 @@ impl Engine {
             return;
         }
         let at = update.timestamp;
-        if let Some(task) = self.find(&update.task.instance, update.task.id) {
+        let known = self.find(&update.task.instance, update.task.id);
+        if let Some(task) = known {
             if at < task.last_change {
                 fx.event_error(EventError::Stale);
                 return;
             }
         }
+        let (known, lost) = (known.is_some(), known.and_then(Task::lost).is_some());
         let target = match status.target() {
             Some(target) => Some(target),
             None => lost::resolution(update),
         };
         match target {
             Some(target) => {
-                self.ensure_task(&update.task, idx, at);
-                if let Some(task) = self.find_mut(&update.task.instance, update.task.id) {
-                    task.set_lost(None);
+                if !known {
+                    self.insert_task(&update.task, idx, at);
+                } else if lost {
+                    if let Some(task) = self.find_mut(&update.task.instance, update.task.id) {
+                        task.set_lost(None);
+                    }
                 }
                 self.change(&update.task.instance, update.task.id, target, at, fx);
             }
@@ -196,6 +201,19 @@ impl Engine {
         let Some(tasks) = self.instances.instance(instance) else {
             return;
         };
+        // Most instance events only confirm what the status update said: nothing to do, and
+        // nothing to allocate.
+        let acts = |t: &Task| {
+            t.lost().is_some()
+                || match (condition, t.state) {
+                    (Condition::UnreachableInactive, Some(s)) => s == ActiveState::Unreachable,
+                    (Condition::Killed, Some(s)) => s.is_unreachable(),
+                    _ => false,
+                }
+        };
+        if !tasks.iter().any(acts) {
+            return;
+        }
         let ids: Vec<(Box<str>, Option<ActiveState>, Option<PendingLost>)> = tasks
             .iter()
             .map(|t| (t.id(instance), t.state, t.lost()))
@@ -237,9 +255,13 @@ impl Engine {
 
     /// Puts a first-seen task in the map, untracked until its first change.
     fn ensure_task(&mut self, task: &TaskRef<'_>, app: AppIdx, at: Millis) {
-        if self.find(&task.instance, task.id).is_some() {
-            return;
+        if self.find(&task.instance, task.id).is_none() {
+            self.insert_task(task, app, at);
         }
+    }
+
+    /// Puts a task the map does not have in it, untracked until its first change.
+    fn insert_task(&mut self, task: &TaskRef<'_>, app: AppIdx, at: Millis) {
         let entry = self.apps.get_mut(app);
         entry.tasks += 1;
         entry.delete_at = None;
@@ -276,19 +298,18 @@ impl Engine {
                 self.end(instance, id, t, t.expunge_reason(), replacement, at, fx)
             }
             State::Active(a) => {
-                let Some(task) = self.find_mut(instance, id) else {
+                // Field by field, so the task, its app and the store are borrowed at once.
+                let Some(task) = self.instances.find_mut(instance, id) else {
                     return Step::Unchanged;
                 };
                 let from = task.state;
-                let app = task.app;
                 if from == Some(a)
                     || (a == ActiveState::Unreachable
                         && from == Some(ActiveState::UnreachableInactive))
                 {
                     return Step::Unchanged;
                 }
-                let slot = self.apps.get(app).slot.unwrap_or(AppSlot::OTHER);
-                let task = self.find_mut(instance, id).expect("found above");
+                let slot = self.apps.get(task.app).slot.unwrap_or(AppSlot::OTHER);
                 let old_since = task.since;
                 let was_unreachable = from.is_some_and(ActiveState::is_unreachable);
                 if was_unreachable && !a.is_unreachable() {
