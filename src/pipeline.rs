@@ -261,7 +261,12 @@ fn handle_event(
         }
     };
     fx.event_decoded(raw.kind());
-    if let Some(timestamp) = raw.timestamp() {
+    // An input read its timestamp already: parse it once.
+    let timestamp = match &input {
+        Some(input) => raw.has_timestamp().then(|| input.timestamp()),
+        None => raw.timestamp(),
+    };
+    if let Some(timestamp) = timestamp {
         clock.observe(timestamp);
     }
     if let Some(input) = input {

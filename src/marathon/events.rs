@@ -229,6 +229,11 @@ impl<'a> RawEvent<'a> {
         self.kind
     }
 
+    /// Whether the event carries a `timestamp` string (valid or not).
+    pub fn has_timestamp(&self) -> bool {
+        self.fields.timestamp.as_str().is_some()
+    }
+
     /// The parsed `timestamp`, if the event has one. A `timestamp` that is not a timestamp string
     /// also reads as `None` here; [`RawEvent::input`] reports it as an error for the types it decodes.
     pub fn timestamp(&self) -> Option<Millis> {
