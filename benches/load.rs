@@ -156,14 +156,7 @@ async fn ingest(sizes: &Sizes, http: &reqwest::Client) {
         baseline.push(started.elapsed());
         assert_eq!(decoded, events, "the baseline decodes every event");
 
-        let cpu0 = cpu_ticks();
-        let w0 = Instant::now();
         let run = ingest_run(&bytes, events, http).await;
-        eprintln!(
-            "TMP cpu {} ms over wall {} ms",
-            (cpu_ticks() - cpu0) * 10,
-            w0.elapsed().as_millis()
-        );
         end_to_end.push(run.decoded);
         written.push(run.written);
         to_ready.push(run.accept_to_ready);
