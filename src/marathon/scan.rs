@@ -1,6 +1,6 @@
 //! The fast path of event decoding: one validating pass over the top-level JSON object that borrows
 //! the string fields the exporter reads and skips everything else. It accepts only plain input (no
-//! escapes, valid UTF-8, wanted fields that are strings or null, each at most once); anything else
+//! escapes, ASCII keys, wanted fields that are UTF-8 strings or null, each at most once); anything else
 //! goes to the serde decoder, whose answer is authoritative. So whatever this accepts, serde_json
 //! accepts too, with the same values (checked by the tests below and the fuzz-equivalent tests).
 //!
@@ -51,12 +51,9 @@ pub(crate) struct Scanned<'a> {
 
 /// Scans `data`; `None` means "not plain: use the full decoder".
 pub(crate) fn scan(data: &[u8]) -> Option<Scanned<'_>> {
-    // Valid UTF-8 everywhere lets every borrowed slice below be a `str` without a second check.
-    let text = std::str::from_utf8(data).ok()?;
-    let mut s = Scanner {
-        b: text.as_bytes(),
-        i: 0,
-    };
+    // Like serde_json, UTF-8 is checked where a string is read (keys and wanted values), not in
+    // the values skipped; non-ASCII keys, which no wanted key is, go to serde.
+    let mut s = Scanner { b: data, i: 0 };
     let mut out = Scanned::default();
     s.ws();
     s.eat(b'{')?;
@@ -77,7 +74,7 @@ pub(crate) fn scan(data: &[u8]) -> Option<Scanned<'_>> {
                     out.fields[k] = Some(match s.peek()? {
                         b'"' => {
                             let (start, end) = (s.i + 1, s.string_end()?);
-                            Some(text.get(start..end)?)
+                            Some(std::str::from_utf8(&data[start..end]).ok()?)
                         }
                         b'n' => {
                             s.literal(b"null")?;
@@ -141,7 +138,8 @@ impl<'a> Scanner<'a> {
         let start = self.i + 1;
         let end = self.string_end()?;
         let b: &'a [u8] = self.b;
-        Some(&b[start..end])
+        let key = &b[start..end];
+        key.is_ascii().then_some(key)
     }
 
     /// Skips a string whose opening quote is at the cursor; returns where its closing quote was.
@@ -326,7 +324,16 @@ mod tests {
         ] {
             assert_eq!(scan(json.as_bytes()), None, "{json}");
         }
-        assert_eq!(scan(b"{\"a\":\"\xff\"}"), None);
+        assert_eq!(scan(b"{\"\xff\":1}"), None, "a key that is not ASCII");
+        assert_eq!(
+            scan(b"{\"taskId\":\"\xff\"}"),
+            None,
+            "a wanted value that is not UTF-8"
+        );
+        // serde_json skips the strings it does not read without checking their UTF-8.
+        let skipped = b"{\"a\":\"\xff\",\"eventType\":\"x\"}";
+        assert!(scan(skipped).is_some());
+        assert!(serde_json::from_slice::<serde::de::IgnoredAny>(skipped).is_ok());
         let deep = format!("{{\"a\":{}{}}}", "[".repeat(200), "]".repeat(200));
         assert_eq!(scan(deep.as_bytes()), None);
     }
