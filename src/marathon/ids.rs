@@ -95,7 +95,7 @@ fn modern_body(body: &str) -> Option<(usize, &str)> {
             continue;
         };
         // The uuid has no `_` or `.`, so it runs up to the first of them: the separator.
-        let Some(uuid_len) = after.find(['_', '.']) else {
+        let Some(uuid_len) = after.bytes().position(|b| b == b'_' || b == b'.') else {
             continue;
         };
         let container = &after[uuid_len + 1..];
