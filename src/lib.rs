@@ -13,7 +13,8 @@
 //! - [`stream`]: I/O: the event stream, leader redirects, reconnects.
 //! - [`resync`]: I/O: snapshots of `/v2/tasks` and `/v2/apps`.
 //! - [`writer`]: the single task that owns the map.
-//! - [`metrics`]: every family declared once; per-app gauges computed at scrape time.
+//! - [`metrics`]: every family declared once; per-app counters kept as atomics and written straight
+//!   to text; per-app gauges computed at scrape time.
 //! - [`http`]: `/metrics`, `/healthz`, `/readyz`, `/`.
 //! - [`web`]: `--web.config.file` (TLS, basic auth, headers) and serving the endpoints with
 //!   their limits (timeouts, header size, concurrent scrapes) and graceful shutdown.
