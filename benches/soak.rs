@@ -399,6 +399,8 @@ async fn run(plan: &Plan) -> Vec<Sample> {
     let mut pushed = 0u64;
     let mut samples = Vec::new();
     let mut next_sample = Duration::ZERO;
+    let mut next_row = Duration::ZERO;
+    print_header(plan);
     let mut next_churn = plan.app_churn_every;
     let mut step = interval(STEP);
     step.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -441,6 +443,10 @@ async fn run(plan: &Plan) -> Vec<Sample> {
                 .await
                 .expect("scrape body");
             read_scrape(&text, &mut sample);
+            if elapsed >= next_row {
+                next_row += plan.row_every;
+                print_row(plan, &sample);
+            }
             samples.push(sample);
         }
     }
@@ -453,10 +459,8 @@ fn mib(bytes: u64) -> f64 {
     bytes as f64 / MIB
 }
 
-/// Prints the table and the verdict; panics when memory was not flat or the exporter fell behind.
-fn report(plan: &Plan, samples: &[Sample]) {
-    assert!(samples.len() >= 8, "too few samples: {}", samples.len());
-    let unit = if plan.full { "min" } else { "s" };
+/// The plan and the table header, printed before the run.
+fn print_header(plan: &Plan) {
     println!(
         "soak: {:?} at {} events/s, {} apps x {} tasks, app churn every {:?}, tombstone TTL and app retention {:?}, warm-up {:?}",
         plan.duration,
@@ -467,26 +471,32 @@ fn report(plan: &Plan, samples: &[Sample]) {
         plan.retention,
         plan.warm_up
     );
+    let unit = if plan.full { "min" } else { "s" };
     println!(
         "{unit:>6} {:>9} {:>14} {:>10} {:>6} {:>12}",
         "RSS MiB", "tracked tasks", "sim tasks", "apps", "events"
     );
-    let mut next_row = Duration::ZERO;
-    for s in samples {
-        if s.at >= next_row {
-            next_row += plan.row_every;
-            let at = s.at.as_secs_f64() / plan.row_every.as_secs_f64();
-            println!(
-                "{:>6.0} {:>9.1} {:>14} {:>10} {:>6} {:>12}",
-                at.floor(),
-                mib(s.rss),
-                s.tracked,
-                s.sim_tasks,
-                s.apps,
-                s.events
-            );
-        }
-    }
+}
+
+/// One row of the table, printed as the run goes.
+fn print_row(plan: &Plan, s: &Sample) {
+    use std::io::Write as _;
+    let at = s.at.as_secs_f64() / plan.row_every.as_secs_f64();
+    println!(
+        "{:>6.0} {:>9.1} {:>14} {:>10} {:>6} {:>12}",
+        at.floor(),
+        mib(s.rss),
+        s.tracked,
+        s.sim_tasks,
+        s.apps,
+        s.events
+    );
+    let _ = std::io::stdout().flush();
+}
+
+/// Prints the table and the verdict; panics when memory was not flat or the exporter fell behind.
+fn report(plan: &Plan, samples: &[Sample]) {
+    assert!(samples.len() >= 8, "too few samples: {}", samples.len());
     let last = samples.last().expect("samples");
     // The value at the end of warm-up: the largest over its last tenth (one sample at least).
     let window = plan.warm_up / 10;
