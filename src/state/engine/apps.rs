@@ -149,4 +149,10 @@ impl Apps {
     pub fn known(&self) -> usize {
         self.own + self.over
     }
+
+    /// Apps in the registry (known or not), and entries allocated (in use or free), for tests.
+    #[cfg(test)]
+    pub fn counts(&self) -> (usize, usize) {
+        (self.by_id.len(), self.entries.len())
+    }
 }

@@ -1,9 +1,14 @@
-//! Property tests: the invariants at the end of RULES.md hold after every input of random histories.
+//! Property tests: the invariants at the end of RULES.md hold after every input of random histories
+//! (status and instance events, app definitions and deletions, snapshots, timers), applying an input
+//! twice counts nothing the second time, and under endless churn the map stays bounded by the live
+//! population.
 
 use proptest::prelude::{
     ProptestConfig, TestCaseError, any, prop_assert, prop_assert_eq, prop_oneof, proptest,
 };
 use proptest::strategy::Strategy as _;
+
+use std::collections::VecDeque;
 
 use super::*;
 use crate::state::Tally;
@@ -64,8 +69,9 @@ enum Op {
     Strategy(usize, Option<(i64, i64)>),
     AppTerminated(usize),
     UnknownTerminated(usize),
-    /// tasks listed, each with a snapshot state; request time offset (<= 0)
-    Snapshot(Vec<(u8, usize)>, i64),
+    /// tasks listed, each with a snapshot state; request time offset (<= 0); apps listed (a bit
+    /// per app) and the strategy each lists
+    Snapshot(Vec<(u8, usize)>, i64, u8, Option<(i64, i64)>),
 }
 
 fn op() -> impl proptest::strategy::Strategy<Value = Op> {
@@ -79,12 +85,26 @@ fn op() -> impl proptest::strategy::Strategy<Value = Op> {
             .prop_map(|(a, s)| Op::Strategy(a, s.map(|(i, e)| (i, i + e)))),
         1 => (0..APPS.len()).prop_map(Op::AppTerminated),
         1 => (0..APPS.len()).prop_map(Op::UnknownTerminated),
-        1 => (proptest::collection::vec((task, 0..5usize), 0..8), -5_000i64..=0)
-            .prop_map(|(t, d)| Op::Snapshot(t, d)),
+        1 => (
+            proptest::collection::vec((task, 0..5usize), 0..8),
+            -5_000i64..=0,
+            prop_oneof![3 => proptest::strategy::Just(0b111u8), 1 => 0u8..8],
+            proptest::option::of((0i64..60_000, 0i64..300_000)),
+        )
+            .prop_map(|(t, d, apps, s)| Op::Snapshot(t, d, apps, s.map(|(i, e)| (i, i + e)))),
     ]
 }
 
+/// Tasks 6 and 7 are the two containers of one pod instance (which `/v2/tasks` never lists).
+fn is_pod(task: u8) -> bool {
+    task >= 6
+}
+
 fn ids(task: u8) -> (String, String, &'static str) {
+    if is_pod(task) {
+        let instance = "a.instance-0000ffff-0890-11eb-9a3f-0242f5e1c6d2".to_owned();
+        return (format!("{instance}.c{task}.1"), instance, APPS[0]);
+    }
     let app = APPS[task as usize % APPS.len()];
     let safe = app.trim_start_matches('/').replace('/', "_");
     let instance = format!("{safe}.instance-{task:08x}-0890-11eb-9a3f-0242f5e1c6d2");
@@ -113,7 +133,7 @@ impl World {
                     task: TaskRef {
                         id: &id,
                         instance: instance.as_str().into(),
-                        pod: false,
+                        pod: is_pod(*task),
                     },
                     app,
                     status: MesosState::parse(status).map_or(Status::Other(status), Status::Known),
@@ -164,7 +184,7 @@ impl World {
                 };
                 self.engine.apply(&input, self.now, &mut self.tally);
             }
-            Op::Snapshot(tasks, offset) => {
+            Op::Snapshot(tasks, offset, apps, strategy) => {
                 let states = [
                     "TASK_STAGING",
                     "TASK_RUNNING",
@@ -175,7 +195,7 @@ impl World {
                 let mut listed: Vec<SnapshotTask> = Vec::new();
                 for (task, state) in tasks {
                     let (id, instance, app) = ids(*task);
-                    if listed.iter().any(|t| t.id == id) {
+                    if is_pod(*task) || listed.iter().any(|t| t.id == id) {
                         continue;
                     }
                     listed.push(SnapshotTask {
@@ -190,9 +210,11 @@ impl World {
                     tasks: listed,
                     apps: APPS
                         .iter()
-                        .map(|a| SnapshotApp {
+                        .enumerate()
+                        .filter(|(i, _)| apps & (1 << i) != 0)
+                        .map(|(_, a)| SnapshotApp {
                             id: (*a).into(),
-                            strategy: None,
+                            strategy: strategy.map(|(i, e)| Strategy::enabled(i, e)),
                         })
                         .collect(),
                 };
@@ -203,74 +225,74 @@ impl World {
     }
 
     fn check_invariants(&self) -> Result<(), TestCaseError> {
-        let reader = self.engine.reader();
-        let mut sum = 0;
-        reader.for_each_app(|app| {
-            for n in app.tasks {
-                assert!(n >= 0, "negative gauge in {app:?}");
-                sum += n;
-            }
-        });
-        prop_assert_eq!(
-            sum,
-            reader.tracked(),
-            "sum of marathon_app_tasks equals tracked tasks"
-        );
-        let tracked = self
-            .engine
-            .instances
-            .iter()
-            .filter(|(_, t)| t.state.is_some())
-            .count();
-        prop_assert_eq!(reader.tracked(), tracked as i64);
-
-        let terminal: Vec<&str> = TerminalState::ALL.iter().map(|t| t.label()).collect();
-        for app in APPS.iter().chain(std::iter::once(&"__other__")) {
-            let into_terminal: u64 = self
-                .tally
-                .transitions
-                .iter()
-                .filter(|((a, _, to), _)| a == app && terminal.contains(to))
-                .map(|(_, n)| n)
-                .sum();
-            let expunged: u64 = self
-                .tally
-                .expunges
-                .iter()
-                .filter(|((a, reason), _)| a == app && *reason != "unobserved")
-                .map(|(_, n)| n)
-                .sum();
-            prop_assert_eq!(
-                into_terminal,
-                expunged,
-                "expunges match terminal transitions for {}",
-                app
-            );
-            let episodes_ended: u64 = self
-                .tally
-                .transitions
-                .iter()
-                .filter(|((a, from, to), _)| {
-                    a == app
-                        && (*from == "unreachable" || *from == "unreachable_inactive")
-                        && *to != "unreachable"
-                        && *to != "unreachable_inactive"
-                })
-                .map(|(_, n)| n)
-                .sum();
-            let observed = self
-                .tally
-                .unreachable_durations
-                .get(*app)
-                .map_or(0, |v| v.len() as u64);
-            prop_assert_eq!(
-                episodes_ended,
-                observed,
-                "time unreachable observed once per ended episode"
-            );
-        }
-        Ok(())
+        check_invariants(&self.engine, &self.tally)
     }
+}
+
+/// RULES.md's invariants for any history: the gauges sum to the tracked tasks and none is
+/// negative; every expunge but `unobserved` comes with one transition into a terminal state; time
+/// unreachable is observed once per ended episode (so never for a task removed as `unobserved`).
+fn check_invariants(engine: &Engine, tally: &Tally) -> Result<(), TestCaseError> {
+    let reader = engine.reader();
+    let mut sum = 0;
+    reader.for_each_app(|app| {
+        for n in app.tasks {
+            assert!(n >= 0, "negative gauge in {app:?}");
+            sum += n;
+        }
+    });
+    prop_assert_eq!(
+        sum,
+        reader.tracked(),
+        "sum of marathon_app_tasks equals tracked tasks"
+    );
+    let tracked = engine
+        .instances
+        .iter()
+        .filter(|(_, t)| t.state.is_some())
+        .count();
+    prop_assert_eq!(reader.tracked(), tracked as i64);
+
+    // Per app label: (into terminal, expunged but unobserved, unreachable episodes ended).
+    let mut per_app: HashMap<&str, (u64, u64, u64)> = HashMap::new();
+    let terminal: Vec<&str> = TerminalState::ALL.iter().map(|t| t.label()).collect();
+    for ((app, from, to), n) in &tally.transitions {
+        let entry = per_app.entry(app.as_str()).or_default();
+        if terminal.contains(to) {
+            entry.0 += n;
+        }
+        let unreachable = |s: &str| s == "unreachable" || s == "unreachable_inactive";
+        if unreachable(from) && !unreachable(to) {
+            entry.2 += n;
+        }
+    }
+    for ((app, reason), n) in &tally.expunges {
+        if *reason != "unobserved" {
+            per_app.entry(app.as_str()).or_default().1 += n;
+        }
+    }
+    for app in tally.unreachable_durations.keys() {
+        per_app.entry(app.as_str()).or_default();
+    }
+    for (app, (into_terminal, expunged, episodes_ended)) in per_app {
+        prop_assert_eq!(
+            into_terminal,
+            expunged,
+            "expunges match terminal transitions for {}",
+            app
+        );
+        let observed = tally
+            .unreachable_durations
+            .get(app)
+            .map_or(0, |v| v.len() as u64);
+        prop_assert_eq!(
+            episodes_ended,
+            observed,
+            "time unreachable observed once per ended episode of {}",
+            app
+        );
+    }
+    Ok(())
 }
 
 proptest! {
@@ -319,4 +341,477 @@ proptest! {
             world.check_invariants()?;
         }
     }
+}
+
+/// Settings of the churn tests: short TTL and retention, so that many of them pass.
+const CHURN: Settings = Settings {
+    default_strategy: Strategy {
+        inactive_after: Some(0),
+        expunge_after: Some(60_000),
+    },
+    lost_resolve_timeout: 5_000,
+    tombstone_ttl: 60_000,
+    app_retention: 30_000,
+    app_limit: 10_000,
+};
+/// Upper bounds of the strategies the churn gives its apps (and of the default strategy).
+const MAX_INACTIVE: Millis = 10_000;
+const MAX_EXPUNGE: Millis = MAX_INACTIVE + 61_000;
+/// Tasks per app at most.
+const TASKS_PER_APP: usize = 6;
+
+struct ChurnTask {
+    n: u32,
+    /// When the current unreachable episode began, and when the app's strategy expunges it.
+    unreachable: Option<(Millis, Millis)>,
+}
+
+struct ChurnApp {
+    id: String,
+    strategy: Strategy,
+    tasks: Vec<ChurnTask>,
+}
+
+/// A cluster that keeps changing, and what the engine may hold because of it: tasks started,
+/// killed, failed and replaced, LOSTs, unreachable episodes left to the timers, apps deleted and
+/// created again, snapshots, and time passing every TTL.
+struct Churn {
+    engine: Engine,
+    tally: Tally,
+    now: Millis,
+    apps: Vec<ChurnApp>,
+    /// Ids of deleted apps, some of which are created again.
+    deleted: Vec<String>,
+    next_task: u32,
+    next_app: u32,
+    /// Instants at which tasks ended (their tombstones' start), newest last.
+    ended: VecDeque<Millis>,
+    /// Instants of app deletions, of unreachable episodes starting and of LOSTs.
+    deletions: VecDeque<Millis>,
+    unreachable_starts: VecDeque<Millis>,
+    losts: VecDeque<Millis>,
+    /// When the tasks of LOSTs left to their timeout end (the engine holds them until then).
+    lingering: VecDeque<Millis>,
+    /// The largest app bound so far.
+    peak_apps: usize,
+    max_apps: usize,
+}
+
+/// The most each part of the map may hold for a given history.
+#[derive(Debug)]
+struct Bound {
+    tasks: usize,
+    tombstones: usize,
+    apps: usize,
+    timers: usize,
+}
+
+impl Churn {
+    fn new(apps: usize) -> Churn {
+        let mut churn = Churn {
+            engine: Engine::new(CHURN),
+            tally: Tally::new(),
+            now: T0,
+            apps: Vec::new(),
+            deleted: Vec::new(),
+            next_task: 0,
+            next_app: 0,
+            ended: VecDeque::new(),
+            deletions: VecDeque::new(),
+            unreachable_starts: VecDeque::new(),
+            losts: VecDeque::new(),
+            lingering: VecDeque::new(),
+            peak_apps: 0,
+            max_apps: 2 * apps,
+        };
+        for i in 0..apps {
+            churn.create_app(i as u16);
+        }
+        churn
+    }
+
+    fn task_ids(app: &str, n: u32) -> (String, String) {
+        let safe = app.trim_start_matches('/').replace('/', "_");
+        let instance = format!("{safe}.instance-{n:08x}-0890-11eb-9a3f-0242f5e1c6d2");
+        (format!("{instance}._app.1"), instance)
+    }
+
+    fn status(&mut self, app: usize, n: u32, status: MesosState, reason: Option<&str>) {
+        let app_id = self.apps[app].id.clone();
+        let (id, instance) = Churn::task_ids(&app_id, n);
+        let update = StatusUpdate {
+            task: TaskRef {
+                id: &id,
+                instance: instance.as_str().into(),
+                pod: false,
+            },
+            app: &app_id,
+            status: Status::Known(status),
+            message: "",
+            reason,
+            timestamp: self.now,
+        };
+        self.engine
+            .apply(&Input::Status(update), self.now, &mut self.tally);
+    }
+
+    fn instance(&mut self, app: usize, n: u32, condition: Condition) {
+        let app_id = self.apps[app].id.clone();
+        let (_, instance) = Churn::task_ids(&app_id, n);
+        let event = InstanceChanged {
+            instance: instance.as_str().into(),
+            app: &app_id,
+            condition: Some(condition),
+            timestamp: self.now,
+        };
+        self.engine
+            .apply(&Input::InstanceChanged(event), self.now, &mut self.tally);
+    }
+
+    /// Ends the model's unreachable tasks whose expunge time has come (the engine's timers do).
+    fn expire(&mut self) {
+        let now = self.now;
+        for app in &mut self.apps {
+            app.tasks.retain(|t| match t.unreachable {
+                Some((since, expunge_at)) if expunge_at <= now => {
+                    // The engine may apply another strategy (an app whose entry retired while it
+                    // was deleted uses the default until the next snapshot): it holds the task
+                    // until `since + MAX_EXPUNGE` at the latest.
+                    self.lingering.push_back(since + MAX_EXPUNGE);
+                    false
+                }
+                _ => true,
+            });
+        }
+        // Histories older than every window can go.
+        let horizon = now - CHURN.tombstone_ttl - 2 * CHURN.app_retention - MAX_EXPUNGE;
+        for log in [
+            &mut self.ended,
+            &mut self.deletions,
+            &mut self.unreachable_starts,
+            &mut self.losts,
+            &mut self.lingering,
+        ] {
+            while log.front().is_some_and(|&t| t < horizon) {
+                log.pop_front();
+            }
+        }
+    }
+
+    fn end_task(&mut self, app: usize, t: usize, status: MesosState, at: Millis) {
+        let task = self.apps[app].tasks.swap_remove(t);
+        self.status(app, task.n, status, None);
+        self.ended.push_back(at);
+    }
+
+    fn launch(&mut self, app: usize) {
+        if self.apps[app].tasks.len() >= TASKS_PER_APP {
+            return;
+        }
+        self.next_task += 1;
+        let n = self.next_task;
+        self.apps[app].tasks.push(ChurnTask {
+            n,
+            unreachable: None,
+        });
+        self.status(app, n, MesosState::Staging, None);
+        self.instance(app, n, Condition::Staging);
+        self.status(app, n, MesosState::Running, None);
+        self.instance(app, n, Condition::Running);
+    }
+
+    fn create_app(&mut self, pick: u16) {
+        let id = if !self.deleted.is_empty() && pick % 3 == 0 {
+            self.deleted.swap_remove(pick as usize % self.deleted.len())
+        } else {
+            self.next_app += 1;
+            format!("/churn/group-{}/app-{}", self.next_app % 5, self.next_app)
+        };
+        let inactive = Millis::from(pick % 11) * 1_000;
+        let strategy =
+            Strategy::enabled(inactive, inactive + 1_000 + Millis::from(pick % 60) * 1_000);
+        let input = Input::AppDefinition {
+            app: &id,
+            strategy: Some(strategy),
+            timestamp: self.now,
+        };
+        self.engine.apply(&input, self.now, &mut self.tally);
+        self.apps.push(ChurnApp {
+            id,
+            strategy,
+            tasks: Vec::new(),
+        });
+    }
+
+    fn delete_app(&mut self, app: usize) {
+        while let Some(task) = self.apps[app].tasks.pop() {
+            self.status(app, task.n, MesosState::Killed, None);
+            self.ended.push_back(self.now);
+        }
+        let input = Input::AppTerminated {
+            app: &self.apps[app].id,
+            timestamp: self.now,
+        };
+        self.engine.apply(&input, self.now, &mut self.tally);
+        self.deletions.push_back(self.now);
+        let gone = self.apps.swap_remove(app);
+        self.deleted.push(gone.id);
+    }
+
+    fn snapshot(&mut self) {
+        let mut tasks = Vec::new();
+        for app in &self.apps {
+            for t in &app.tasks {
+                let (id, instance) = Churn::task_ids(&app.id, t.n);
+                let state = match t.unreachable {
+                    Some(_) => MesosState::Unreachable,
+                    None => MesosState::Running,
+                };
+                tasks.push(SnapshotTask {
+                    id,
+                    instance,
+                    app: app.id.clone(),
+                    state,
+                });
+            }
+        }
+        let apps = self
+            .apps
+            .iter()
+            .map(|a| SnapshotApp {
+                id: a.id.clone(),
+                strategy: Some(a.strategy),
+            })
+            .collect();
+        let snapshot = Snapshot {
+            requested_at: self.now,
+            tasks,
+            apps,
+        };
+        self.engine
+            .apply_snapshot(&snapshot, self.now, &mut self.tally);
+    }
+
+    /// One step of the churn: `action` picks what happens, `pick` where.
+    fn step(&mut self, action: u8, pick: u16) {
+        self.act(action, pick);
+        self.expire();
+    }
+
+    fn act(&mut self, action: u8, pick: u16) {
+        self.expire();
+        if self.apps.is_empty() {
+            self.create_app(pick);
+            return;
+        }
+        let app = pick as usize % self.apps.len();
+        let tasks = self.apps[app].tasks.len();
+        let task = (tasks > 0).then(|| (pick as usize / 7) % tasks);
+        match (action, task) {
+            (0..=2, _) => self.launch(app),
+            (3, Some(t)) => self.end_task(app, t, MesosState::Killed, self.now),
+            (4, Some(t)) => {
+                self.end_task(app, t, MesosState::Failed, self.now);
+                self.launch(app);
+            }
+            (5, Some(t)) if self.apps[app].tasks[t].unreachable.is_none() => {
+                let strategy = self.apps[app].strategy;
+                let expunge = self.now + strategy.expunge_after.expect("enabled");
+                self.apps[app].tasks[t].unreachable = Some((self.now, expunge));
+                self.unreachable_starts.push_back(self.now);
+                // The timers may end it any time up to `MAX_EXPUNGE` from now: its tombstone
+                // counts from then, whether it comes back or not.
+                self.ended.push_back(self.now + MAX_EXPUNGE);
+                let n = self.apps[app].tasks[t].n;
+                self.status(app, n, MesosState::Unreachable, None);
+                self.instance(app, n, Condition::Unreachable);
+            }
+            (5, Some(t)) => {
+                // The agent came back.
+                self.apps[app].tasks[t].unreachable = None;
+                let n = self.apps[app].tasks[t].n;
+                self.status(app, n, MesosState::Running, None);
+                self.instance(app, n, Condition::Running);
+            }
+            (6, Some(t)) => {
+                let n = self.apps[app].tasks[t].n;
+                let unreachable = self.apps[app].tasks[t].unreachable.is_some();
+                self.losts.push_back(self.now);
+                self.status(app, n, MesosState::Lost, None);
+                if pick % 2 == 0 {
+                    self.apps[app].tasks.swap_remove(t);
+                    self.instance(app, n, Condition::Gone);
+                    self.ended.push_back(self.now);
+                } else if !unreachable {
+                    // Left to the resolve timeout, which ends it as gone.
+                    self.apps[app].tasks.swap_remove(t);
+                    let end = self.now + CHURN.lost_resolve_timeout;
+                    self.lingering.push_back(end);
+                    self.ended.push_back(end);
+                }
+                // An unreachable task left to the timeout stays unreachable, and listed.
+            }
+            (7, Some(t)) => {
+                // A health repeat (or, for an unreachable task, its agent coming back).
+                self.apps[app].tasks[t].unreachable = None;
+                let n = self.apps[app].tasks[t].n;
+                self.status(app, n, MesosState::Running, None);
+            }
+            // The number of apps wanders between 1 and 2 × the initial one.
+            (8, _) if self.apps.len() > 1 => {
+                self.delete_app(app);
+                if pick % 4 != 0 {
+                    self.create_app(pick);
+                }
+            }
+            (8 | 9, _) if self.apps.len() < self.max_apps => self.create_app(pick),
+            (9, _) => self.delete_app(app),
+            (10, _) => self.snapshot(),
+            (11, _) => {
+                let input = Input::UnknownInstanceTerminated {
+                    app: &self.apps[app].id,
+                    timestamp: self.now,
+                };
+                self.engine.apply(&input, self.now, &mut self.tally);
+            }
+            _ => {
+                // Time passes: at times far past every TTL.
+                self.now += Millis::from(pick % 2_000) * if action % 2 == 0 { 10 } else { 100 };
+                self.engine.tick(self.now, &mut self.tally);
+            }
+        }
+    }
+
+    fn live_tasks(&self) -> usize {
+        self.apps.iter().map(|a| a.tasks.len()).sum()
+    }
+
+    fn within(log: &VecDeque<Millis>, after: Millis) -> usize {
+        log.iter().filter(|&&t| t > after).count()
+    }
+
+    /// What the engine may hold now: the live tasks (plus LOSTs still in their window), tombstones
+    /// of tasks ended within the TTL, live apps plus those deleted within twice the retention, and
+    /// one timer per tombstone, per app deletion, per LOST and per unreachable episode still
+    /// within its window.
+    fn bound(&self) -> Bound {
+        let now = self.now;
+        let tasks = self.live_tasks() + Churn::within(&self.lingering, now);
+        let tombstones = Churn::within(&self.ended, now - CHURN.tombstone_ttl);
+        let deletions = Churn::within(&self.deletions, now - 2 * CHURN.app_retention);
+        Bound {
+            tasks,
+            tombstones,
+            apps: self.apps.len() + deletions,
+            timers: tombstones
+                + 2 * deletions
+                + Churn::within(&self.losts, now - CHURN.lost_resolve_timeout)
+                + 2 * Churn::within(&self.unreachable_starts, now - MAX_EXPUNGE),
+        }
+    }
+
+    fn check_bounded(&mut self) -> Result<(), TestCaseError> {
+        let bound = self.bound();
+        self.peak_apps = self.peak_apps.max(bound.apps);
+        let engine = &self.engine;
+        let (registry, allocated) = engine.apps.counts();
+        let mut slots = 0;
+        engine.reader().for_each_app(|_| slots += 1);
+        prop_assert!(
+            engine.tasks <= bound.tasks,
+            "tasks {} > {:?}",
+            engine.tasks,
+            bound
+        );
+        prop_assert!(engine.instances.len() <= engine.tasks);
+        prop_assert!(
+            engine.tombstones.len() <= bound.tombstones,
+            "tombstones {} > {:?}",
+            engine.tombstones.len(),
+            bound
+        );
+        prop_assert!(registry <= bound.apps, "apps {} > {:?}", registry, bound);
+        prop_assert!(engine.apps.known() <= registry);
+        prop_assert_eq!(slots, engine.apps.known(), "a label slot per known app");
+        prop_assert!(
+            engine.timers.len() <= bound.timers,
+            "timers {} > {:?}",
+            engine.timers.len(),
+            bound
+        );
+        // Entries are reused: never more than the most apps there could be at once.
+        prop_assert!(
+            allocated <= self.peak_apps,
+            "{} entries allocated",
+            allocated
+        );
+        Ok(())
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn the_map_stays_bounded_by_the_live_population_under_churn(
+        apps in 1usize..8,
+        steps in proptest::collection::vec((0u8..16, any::<u16>()), 100..600),
+    ) {
+        let mut churn = Churn::new(apps);
+        churn.check_bounded()?;
+        for (action, pick) in steps {
+            churn.step(action, pick);
+            churn.check_bounded()?;
+            check_invariants(&churn.engine, &churn.tally)?;
+        }
+    }
+}
+
+#[test]
+fn endless_churn_plateaus() {
+    let mut rng = fastrand::Rng::with_seed(11);
+    let mut churn = Churn::new(20);
+    let mut peak_first = (0, 0, 0, 0);
+    let mut peak_second = (0, 0, 0, 0);
+    const STEPS: usize = 60_000;
+    for i in 0..STEPS {
+        churn.step(rng.u8(0..16), rng.u16(..));
+        if let Err(e) = churn.check_bounded() {
+            panic!("step {i}: {e}");
+        }
+        let e = &churn.engine;
+        let sizes = (
+            e.tasks,
+            e.tombstones.len(),
+            e.apps.counts().1,
+            e.timers.len(),
+        );
+        let peak = if i < STEPS / 2 {
+            &mut peak_first
+        } else {
+            &mut peak_second
+        };
+        *peak = (
+            peak.0.max(sizes.0),
+            peak.1.max(sizes.1),
+            peak.2.max(sizes.2),
+            peak.3.max(sizes.3),
+        );
+    }
+    // Many TTLs and retentions went by.
+    assert!(
+        churn.now - T0 > 100 * CHURN.tombstone_ttl,
+        "{}",
+        churn.now - T0
+    );
+    // No part of the map kept growing: the second half peaks no higher than the first, give or
+    // take the noise of the random population.
+    let grew = |first: usize, second: usize| second > first + first / 2 + 10;
+    assert!(
+        !grew(peak_first.0, peak_second.0)
+            && !grew(peak_first.1, peak_second.1)
+            && !grew(peak_first.2, peak_second.2)
+            && !grew(peak_first.3, peak_second.3),
+        "first half {peak_first:?}, second half {peak_second:?}"
+    );
 }

@@ -178,6 +178,12 @@ impl TaskMap {
         }
     }
 
+    /// Instances in the map.
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.instances.len()
+    }
+
     /// Every task with its instance key.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Task)> {
         self.instances
