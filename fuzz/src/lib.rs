@@ -261,6 +261,11 @@ pub fn event_decode(data: &[u8]) {
         Ok(raw) => raw,
         Err(error) => return check_error_text(&error),
     };
+    // Whatever the decoder accepts (fast path included) is JSON serde_json accepts.
+    assert!(
+        serde_json::from_slice::<serde::de::IgnoredAny>(data).is_ok(),
+        "decoded, but serde_json rejects it"
+    );
     let kind = raw.kind();
     assert_eq!(EventKind::ALL[kind.index()], kind);
     assert_eq!(EventKind::parse(kind.label()), kind);
