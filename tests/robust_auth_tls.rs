@@ -6,14 +6,12 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use common::authority::Authority;
 use common::{eventually, get, parse, scrape, until_ready};
 use marathon_task_exporter::Exporter;
 use marathon_task_exporter::config::Config;
 use marathon_task_exporter::fake_marathon::{FakeMarathon, FakeOptions, FakeTls};
-use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose,
-};
+use rcgen::ExtendedKeyUsagePurpose;
 
 const CONNECT_OK: &str = "marathon_exporter_stream_connects_total{result=\"success\"}";
 const CONNECT_FAILED: &str = "marathon_exporter_stream_connects_total{result=\"failure\"}";
@@ -85,43 +83,7 @@ async fn a_rejected_token_is_re_read_from_its_file_before_the_next_connect() {
     exporter.shutdown().await;
 }
 
-/// A certificate authority made for one test.
-struct Authority {
-    pem: String,
-    issuer: Issuer<'static, KeyPair>,
-}
-
 impl Authority {
-    fn new(name: &str) -> Authority {
-        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.distinguished_name.push(DnType::CommonName, name);
-        params.key_usages = vec![
-            KeyUsagePurpose::KeyCertSign,
-            KeyUsagePurpose::CrlSign,
-            KeyUsagePurpose::DigitalSignature,
-        ];
-        let key = KeyPair::generate().unwrap();
-        let pem = params.self_signed(&key).unwrap().pem();
-        Authority {
-            pem,
-            issuer: Issuer::new(params, key),
-        }
-    }
-
-    /// (certificate PEM, key PEM) of a leaf for `names`, for a server or a client.
-    fn issue(&self, names: &[&str], usage: ExtendedKeyUsagePurpose) -> (String, String) {
-        let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
-        let mut params = CertificateParams::new(names).unwrap();
-        params
-            .distinguished_name
-            .push(DnType::CommonName, "marathon test");
-        params.extended_key_usages = vec![usage];
-        let key = KeyPair::generate().unwrap();
-        let cert = params.signed_by(&key, &self.issuer).unwrap();
-        (cert.pem(), key.serialize_pem())
-    }
-
     fn server_tls(&self) -> FakeTls {
         let (cert_chain_pem, key_pem) = self.issue(
             &["127.0.0.1", "localhost"],

@@ -2,6 +2,8 @@
 //! parse the text exposition, and poll with a bound.
 #![allow(dead_code)]
 
+pub mod authority;
+
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::Duration;
