@@ -1,5 +1,6 @@
 //! The process's reading of Marathon's clock: the pure [`MarathonClock`] fed with the local
-//! monotonic and wall clocks, shared by the writer (which observes events) and readers.
+//! monotonic and wall clocks, shared by the writer (which observes events through a [`LiveClock`])
+//! and readers.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -30,12 +31,6 @@ impl SharedClock {
     /// The local monotonic clock, in milliseconds since this clock was made.
     pub fn local(&self) -> Millis {
         Millis::try_from(self.origin.elapsed().as_millis()).unwrap_or(Millis::MAX)
-    }
-
-    /// An event stamped `timestamp` was just received.
-    pub fn observe(&self, timestamp: Millis) {
-        let local = self.local();
-        self.lock().observe(timestamp, local);
     }
 
     /// Now, on Marathon's clock.
