@@ -37,19 +37,18 @@ fn render() -> String {
     let mut pipeline = Pipeline::new(engine, metrics.sink(), ReplayClock::new(T0), 1 << 20);
     let web = |n| payload::task_id(WEB, n, 1);
     let api = |n| payload::task_id(API, n, 1);
-    let task = |id: String, app: &str, state| SnapshotTask {
-        instance: id.rsplit_once("._app").expect("1.8 id").0.to_owned(),
-        id,
-        app: app.to_owned(),
-        state,
-    };
+    let listed = [(web(1), WEB), (web(2), WEB), (api(1), API)];
     pipeline.apply_snapshot(&Snapshot {
         requested_at: T0,
-        tasks: vec![
-            task(web(1), WEB, MesosState::Running),
-            task(web(2), WEB, MesosState::Running),
-            task(api(1), API, MesosState::Running),
-        ],
+        tasks: listed
+            .iter()
+            .map(|(id, app)| SnapshotTask {
+                id,
+                instance: id.rsplit_once("._app").expect("1.8 id").0,
+                app,
+                state: MesosState::Running,
+            })
+            .collect(),
         apps: vec![
             SnapshotApp {
                 id: WEB.into(),

@@ -12,7 +12,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqA
 
 use super::fields::{AppFields, Obj, Text, first_token, json_position};
 use super::ids::parse_task_id;
-use crate::state::{MesosState, SnapshotApp, SnapshotTask};
+use crate::state::{MesosState, SnapshotApp, SnapshotTask, SnapshotTasks};
 
 /// Why a body cannot be read. The text never quotes the body.
 #[derive(Debug, thiserror::Error)]
@@ -41,7 +41,7 @@ impl From<serde_json::Error> for ApiError {
 /// `/v2/tasks` as read: the usable tasks, and how many entries were skipped.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TaskList {
-    pub tasks: Vec<SnapshotTask>,
+    pub tasks: SnapshotTasks,
     /// Entries that are not objects, have no parseable `id` or no string `appId`, an unknown `state`,
     /// or are pod tasks (which `/v2/tasks` does not list).
     pub skipped: usize,
@@ -63,42 +63,44 @@ struct TaskFields<'a> {
 /// Parses a `/v2/tasks` body: `{"tasks":[…]}`, or a bare array of tasks.
 ///
 /// A task without `state` (Marathon before 1.2) is `TASK_RUNNING` when it has a `startedAt` string,
-/// else `TASK_STAGING`.
+/// else `TASK_STAGING`. Entries are packed as they are read; none is held in between.
 pub fn parse_tasks(body: &[u8]) -> Result<TaskList, ApiError> {
-    let entries: Vec<Obj<TaskFields<'_>>> = list(body, "tasks")?;
-    let mut list = TaskList {
-        tasks: Vec::with_capacity(entries.len()),
-        skipped: 0,
-    };
-    for entry in &entries {
-        match snapshot_task(entry) {
-            Some(task) => list.tasks.push(task),
-            None => list.skipped += 1,
+    let mut list = TaskList::default();
+    each_entry(body, "tasks", |entry: Obj<TaskFields<'_>>| {
+        if !push_task(&mut list.tasks, &entry) {
+            list.skipped += 1;
         }
-    }
+    })?;
     Ok(list)
 }
 
-fn snapshot_task(entry: &Obj<TaskFields<'_>>) -> Option<SnapshotTask> {
+/// Packs a usable entry into `tasks`; `false` when it is skipped.
+fn push_task(tasks: &mut SnapshotTasks, entry: &Obj<TaskFields<'_>>) -> bool {
     let Obj::Value(fields) = entry else {
-        return None;
+        return false;
     };
-    let task = parse_task_id(fields.id.as_str()?)?;
-    if task.pod {
-        return None;
-    }
-    let app = fields.app_id.as_str()?;
-    let state = match fields.state.get().ok()? {
-        Some(state) => MesosState::parse(state)?,
-        None if fields.started_at.as_str().is_some() => MesosState::Running,
-        None => MesosState::Staging,
+    let Some(task) = fields.id.as_str().and_then(parse_task_id) else {
+        return false;
     };
-    Some(SnapshotTask {
-        id: task.id.to_owned(),
-        instance: task.instance.into_owned(),
-        app: app.to_owned(),
-        state,
-    })
+    let Some(app) = fields.app_id.as_str() else {
+        return false;
+    };
+    let state = match fields.state.get() {
+        Ok(Some(state)) => match MesosState::parse(state) {
+            Some(state) => state,
+            None => return false,
+        },
+        Ok(None) if fields.started_at.as_str().is_some() => MesosState::Running,
+        Ok(None) => MesosState::Staging,
+        Err(_) => return false,
+    };
+    !task.pod
+        && tasks.push(SnapshotTask {
+            id: task.id,
+            instance: &task.instance,
+            app,
+            state,
+        })
 }
 
 /// Parses a `/v2/apps` body: `{"apps":[…]}`, or a bare array of apps. Each app gives its `id` and
@@ -106,76 +108,115 @@ fn snapshot_task(entry: &Obj<TaskFields<'_>>) -> Option<SnapshotTask> {
 /// expungeAfterSeconds}`, a missing member counting as 0). Entries without a string `id` are skipped;
 /// a strategy of any other form reads as `None`.
 pub fn parse_apps(body: &[u8]) -> Result<Vec<SnapshotApp>, ApiError> {
-    let entries: Vec<Obj<AppFields<'_>>> = list(body, "apps")?;
-    Ok(entries
-        .iter()
-        .filter_map(|entry| match entry {
-            Obj::Value(app) => Some(SnapshotApp {
-                id: app.id.as_str()?.to_owned(),
+    let mut apps = Vec::new();
+    each_entry(body, "apps", |entry: Obj<AppFields<'_>>| {
+        if let Obj::Value(app) = entry
+            && let Some(id) = app.id.as_str()
+        {
+            apps.push(SnapshotApp {
+                id: id.to_owned(),
                 strategy: app.unreachable_strategy.strategy().unwrap_or(None),
-            }),
-            Obj::Absent | Obj::Other => None,
-        })
-        .collect())
+            });
+        }
+    })?;
+    Ok(apps)
 }
 
-/// The entries of a bare array, or of the array under `key` in an object (other members skipped).
-fn list<'a, T: Deserialize<'a>>(body: &'a [u8], key: &'static str) -> Result<Vec<T>, ApiError> {
+/// Hands `each` the entries of a bare array, or of the array under `key` in an object (other
+/// members skipped), one by one as they are read.
+fn each_entry<'a, T: Deserialize<'a>>(
+    body: &'a [u8],
+    key: &'static str,
+    mut each: impl FnMut(T),
+) -> Result<(), ApiError> {
     if !matches!(first_token(body), Some(b'[' | b'{')) {
         return Err(ApiError::NoList(key));
     }
     let mut de = serde_json::Deserializer::from_slice(body);
-    let entries = ListSeed {
+    let found = ListSeed {
         key,
-        entry: PhantomData,
+        each: Each {
+            each: &mut each,
+            entry: PhantomData,
+        },
     }
     .deserialize(&mut de)?;
     de.end()?;
-    entries.ok_or(ApiError::NoList(key))
+    if found {
+        Ok(())
+    } else {
+        Err(ApiError::NoList(key))
+    }
 }
 
-/// Reads a top-level array, or an object's `key` member: `None` when the object has no such member.
-struct ListSeed<T> {
+/// Reads a top-level array, or an object's `key` member: `false` when the object has no such member.
+struct ListSeed<'f, T, F> {
     key: &'static str,
+    each: Each<'f, T, F>,
+}
+
+/// Reads an array, handing each element to `each`.
+struct Each<'f, T, F> {
+    each: &'f mut F,
     entry: PhantomData<T>,
 }
 
-impl<'de, T: Deserialize<'de>> DeserializeSeed<'de> for ListSeed<T> {
-    type Value = Option<Vec<T>>;
+impl<'de, T: Deserialize<'de>, F: FnMut(T)> DeserializeSeed<'de> for ListSeed<'_, T, F> {
+    type Value = bool;
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_any(self)
     }
 }
 
-impl<'de, T: Deserialize<'de>> Visitor<'de> for ListSeed<T> {
-    type Value = Option<Vec<T>>;
+impl<'de, T: Deserialize<'de>, F: FnMut(T)> Visitor<'de> for ListSeed<'_, T, F> {
+    type Value = bool;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "an array or an object with a \"{}\" array", self.key)
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let mut entries = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-        while let Some(entry) = seq.next_element()? {
-            entries.push(entry);
-        }
-        Ok(Some(entries))
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        self.each.visit_seq(seq).map(|()| true)
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut found = None;
-        while let Some(key) = map.next_key::<Text<'de>>()? {
-            if key.as_str() == Some(self.key) {
-                if found.is_some() {
-                    return Err(de::Error::duplicate_field(self.key));
-                }
-                found = Some(map.next_value::<Vec<T>>()?);
+        let ListSeed { key, each } = self;
+        let mut each = Some(each);
+        while let Some(name) = map.next_key::<Text<'de>>()? {
+            if name.as_str() == Some(key) {
+                let Some(each) = each.take() else {
+                    return Err(de::Error::duplicate_field(key));
+                };
+                map.next_value_seed(each)?;
             } else {
                 map.next_value::<IgnoredAny>()?;
             }
         }
-        Ok(found)
+        Ok(each.is_none())
+    }
+}
+
+impl<'de, T: Deserialize<'de>, F: FnMut(T)> DeserializeSeed<'de> for Each<'_, T, F> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de, T: Deserialize<'de>, F: FnMut(T)> Visitor<'de> for Each<'_, T, F> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while let Some(entry) = seq.next_element()? {
+            (self.each)(entry);
+        }
+        Ok(())
     }
 }
 
@@ -206,7 +247,7 @@ mod tests {
         assert_eq!(list.skipped, 0);
         use MesosState::*;
         assert_eq!(states(&list), [Running, Unreachable, Staging, Failed]);
-        let first = &list.tasks[0];
+        let first = list.tasks.get(0).unwrap();
         assert_eq!(
             first.id,
             "prod_web.instance-5c1e8b07-0890-11eb-9a3f-0242f5e1c6d2._app.1"
@@ -217,10 +258,10 @@ mod tests {
         );
         assert_eq!(first.app, "/prod/web");
         assert_eq!(
-            list.tasks[3].instance,
+            list.tasks.get(3).unwrap().instance,
             "tools_registry.instance-0c9d2e44-0780-11eb-9a3f-0242f5e1c6d2"
         );
-        assert_eq!(list.tasks[3].app, "/tools/registry");
+        assert_eq!(list.tasks.get(3).unwrap().app, "/tools/registry");
     }
 
     #[test]
@@ -236,7 +277,7 @@ mod tests {
         }
         let list = parse_tasks(&fixture("realworld/marathon-consul/1_v2_tasks.json")).unwrap();
         assert_eq!(
-            list.tasks[0].instance,
+            list.tasks.get(0).unwrap().instance,
             "test.marathon-47de43bd-1a81-11e5-bdb6-e6cb6734eaf8"
         );
     }
@@ -252,7 +293,7 @@ mod tests {
     fn documented_tasks_with_extra_fields_parse() {
         let list = parse_tasks(&fixture("realworld/marathon-docs/5_v2_tasks.json")).unwrap();
         assert_eq!((list.tasks.len(), list.skipped), (2, 0));
-        let registry = &list.tasks[1];
+        let registry = list.tasks.get(1).unwrap();
         assert_eq!(registry.app, "/tools/docker/registry");
         assert_eq!(
             registry.instance,
@@ -268,7 +309,10 @@ mod tests {
         let id = "minecraft_survival-world.instance-564bd685-4c30-11e5-98c1-be5b2935a987";
         assert_eq!(list.skipped, 0);
         assert_eq!(
-            (list.tasks[0].id.as_str(), list.tasks[0].instance.as_str()),
+            (
+                list.tasks.get(0).unwrap().id,
+                list.tasks.get(0).unwrap().instance
+            ),
             (id, id)
         );
         // The stated state wins over `startedAt`.

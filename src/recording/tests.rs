@@ -21,15 +21,15 @@ const HEADER: &str = r#"{"format":"marathon-task-exporter-recording","version":1
 
 #[test]
 fn snapshot_bodies_parse_back_to_the_same_snapshot() {
-    let task = |id: &str, app: &str, state| SnapshotTask {
-        id: id.to_owned(),
-        instance: id.rsplit_once("._app.").unwrap().0.to_owned(),
-        app: app.to_owned(),
+    let task = |id: &'static str, app: &'static str, state| SnapshotTask {
+        id,
+        instance: id.rsplit_once("._app.").unwrap().0,
+        app,
         state,
     };
     let snapshot = Snapshot {
         requested_at: 5,
-        tasks: vec![
+        tasks: [
             task(
                 "prod_web.instance-0a0b0c0d-0890-11eb-9a3f-0242f5e1c6d2._app.1",
                 "/prod/web",
@@ -40,7 +40,9 @@ fn snapshot_bodies_parse_back_to_the_same_snapshot() {
                 "/prod/web",
                 MesosState::GoneByOperator,
             ),
-        ],
+        ]
+        .into_iter()
+        .collect(),
         apps: vec![
             SnapshotApp {
                 id: "/prod/web".into(),

@@ -12,7 +12,7 @@ use std::collections::VecDeque;
 
 use super::*;
 use crate::state::Tally;
-use crate::state::types::{Snapshot, SnapshotApp, SnapshotTask};
+use crate::state::types::{Snapshot, SnapshotApp, SnapshotTask, SnapshotTasks};
 
 const T0: Millis = 1_602_061_982_771;
 const APPS: [&str; 3] = ["/a", "/b/c", "/d"];
@@ -192,16 +192,16 @@ impl World {
                     "TASK_KILLING",
                     "TASK_FAILED",
                 ];
-                let mut listed: Vec<SnapshotTask> = Vec::new();
+                let mut listed = SnapshotTasks::default();
                 for (task, state) in tasks {
                     let (id, instance, app) = ids(*task);
                     if is_pod(*task) || listed.iter().any(|t| t.id == id) {
                         continue;
                     }
                     listed.push(SnapshotTask {
-                        id,
-                        instance,
-                        app: app.into(),
+                        id: &id,
+                        instance: &instance,
+                        app,
                         state: MesosState::parse(states[*state]).expect("valid"),
                     });
                 }
@@ -559,7 +559,7 @@ impl Churn {
     }
 
     fn snapshot(&mut self) {
-        let mut tasks = Vec::new();
+        let mut tasks = SnapshotTasks::default();
         for app in &self.apps {
             for t in &app.tasks {
                 let (id, instance) = Churn::task_ids(&app.id, t.n);
@@ -568,9 +568,9 @@ impl Churn {
                     None => MesosState::Running,
                 };
                 tasks.push(SnapshotTask {
-                    id,
-                    instance,
-                    app: app.id.clone(),
+                    id: &id,
+                    instance: &instance,
+                    app: &app.id,
                     state,
                 });
             }

@@ -19,8 +19,8 @@ impl Engine {
         let at = snapshot.requested_at;
         self.snapshot_apps(snapshot, at);
         let seeding = !self.seeded;
-        for task in &snapshot.tasks {
-            self.snapshot_task(task, at, seeding, fx);
+        for task in snapshot.tasks.iter() {
+            self.snapshot_task(&task, at, seeding, fx);
         }
         self.remove_unobserved(snapshot, at, fx);
         self.seeded = true;
@@ -62,18 +62,18 @@ impl Engine {
 
     fn snapshot_task(
         &mut self,
-        task: &SnapshotTask,
+        task: &SnapshotTask<'_>,
         at: Millis,
         seeding: bool,
         fx: &mut impl Effects,
     ) {
-        if self.tombstones.contains_key(task.id.as_str()) {
+        if self.tombstones.contains_key(task.id) {
             return; // never resurrected
         }
         let Some(target) = snapshot_target(task.state) else {
             return;
         };
-        let Some(current) = self.find(&task.instance, &task.id) else {
+        let Some(current) = self.find(task.instance, task.id) else {
             if let State::Active(state) = target {
                 if seeding {
                     self.add_observed(task, state, at, &mut Silent(fx));
@@ -95,7 +95,7 @@ impl Engine {
         };
         if !same {
             fx.correction(Correction::State);
-            self.change(&task.instance, &task.id, target, at, fx);
+            self.change(task.instance, task.id, target, at, fx);
         }
     }
 
@@ -103,36 +103,35 @@ impl Engine {
     /// but the app becoming known; an unreachable one starts its clock at `at`.
     fn add_observed(
         &mut self,
-        task: &SnapshotTask,
+        task: &SnapshotTask<'_>,
         state: ActiveState,
         at: Millis,
         fx: &mut impl Effects,
     ) {
-        let idx = self.apps.intern(&task.app);
+        let idx = self.apps.intern(task.app);
         let slot = self.apps.make_known(idx, &self.store, fx);
         let task_ref = TaskRef {
-            id: &task.id,
-            instance: task.instance.as_str().into(),
+            id: task.id,
+            instance: task.instance.into(),
             pod: false,
         };
         self.ensure_task(&task_ref, idx, at);
-        let Some(t) = self.find_mut(&task.instance, &task.id) else {
+        let Some(t) = self.find_mut(task.instance, task.id) else {
             return;
         };
         t.state = Some(state);
         t.since = at;
         self.store.move_task(slot, None, Some((state, at)));
         if state.is_unreachable() {
-            self.arm_unreachable(&task.instance, &task.id);
+            self.arm_unreachable(task.instance, task.id);
             // The timers apply at this instant too (with inactiveAfter 0 the task is inactive now).
-            self.unreachable_due_at(&task.instance, &task.id, at, fx);
+            self.unreachable_due_at(task.instance, task.id, at, fx);
         }
     }
 
     /// Tasks the map has and the snapshot does not list: expunged as `unobserved`.
     fn remove_unobserved(&mut self, snapshot: &Snapshot, at: Millis, fx: &mut impl Effects) {
-        let listed: HashSet<&str, RandomState> =
-            snapshot.tasks.iter().map(|t| t.id.as_str()).collect();
+        let listed: HashSet<&str, RandomState> = snapshot.tasks.iter().map(|t| t.id).collect();
         let mut id = String::new();
         let vanished: Vec<(Box<str>, Box<str>)> = self
             .instances

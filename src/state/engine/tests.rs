@@ -110,18 +110,17 @@ impl H {
         tasks: &[(u32, &str)],
         apps: &[(&str, Option<Strategy>)],
     ) {
+        let ids: Vec<(String, String)> = tasks.iter().map(|(n, _)| ids(WEB, *n)).collect();
         let snapshot = Snapshot {
             requested_at,
             tasks: tasks
                 .iter()
-                .map(|(n, state)| {
-                    let (id, instance) = ids(WEB, *n);
-                    SnapshotTask {
-                        id,
-                        instance,
-                        app: WEB.into(),
-                        state: MesosState::parse(state).expect("valid state"),
-                    }
+                .zip(&ids)
+                .map(|((_, state), (id, instance))| SnapshotTask {
+                    id,
+                    instance,
+                    app: WEB,
+                    state: MesosState::parse(state).expect("valid state"),
                 })
                 .collect(),
             apps: apps
