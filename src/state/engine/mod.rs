@@ -158,21 +158,30 @@ impl Engine {
                 return;
             }
         };
-        let idx = self.apps.intern(update.app);
+        // One lookup of the task, then none of its app when the event names the app the task is
+        // tracked under (the usual case), and none of the tombstones for a tracked task (a task
+        // in the map never has one).
+        let known = self
+            .instances
+            .find(&update.task.instance, update.task.id)
+            .map(|task| (task.app, task.last_change, task.lost().is_some()));
+        let idx = match known {
+            Some((app, ..)) if *self.apps.get(app).id == *update.app => app,
+            _ => self.apps.intern(update.app),
+        };
         let slot = self.apps.make_known(idx, &self.store, fx);
         fx.status_update(slot, status);
-        if self.tombstones.contains_key(update.task.id) {
+        if known.is_none() && self.tombstones.contains_key(update.task.id) {
             return;
         }
         let at = update.timestamp;
-        let known = self.find(&update.task.instance, update.task.id);
-        if let Some(task) = known {
-            if at < task.last_change {
+        if let Some((_, last_change, _)) = known {
+            if at < last_change {
                 fx.event_error(EventError::Stale);
                 return;
             }
         }
-        let (known, lost) = (known.is_some(), known.and_then(Task::lost).is_some());
+        let (known, lost) = (known.is_some(), known.is_some_and(|(.., lost)| lost));
         let target = match status.target() {
             Some(target) => Some(target),
             None => lost::resolution(update),

@@ -252,6 +252,16 @@ fn check_invariants(engine: &Engine, tally: &Tally) -> Result<(), TestCaseError>
         .filter(|(_, t)| t.state.is_some())
         .count();
     prop_assert_eq!(reader.tracked(), tracked as i64);
+    // A task in the map has no tombstone (the status path relies on it to skip that lookup).
+    let mut id = String::new();
+    for (instance, task) in engine.instances.iter() {
+        task.write_id(instance, &mut id);
+        prop_assert!(
+            !engine.tombstones.contains_key(id.as_str()),
+            "{} is tracked and tombstoned",
+            id
+        );
+    }
 
     // Per app label: (into terminal, expunged but unobserved, unreachable episodes ended).
     let mut per_app: HashMap<&str, (u64, u64, u64)> = HashMap::new();
