@@ -75,19 +75,42 @@ pub fn app_id_from_safe_path(safe: &str) -> String {
 }
 
 /// Forms 1 and 2: (length of `<safePath>.<prefix><uuid>`, container).
+///
+/// Form 1 is tried first, on the id without its `.<incarnation>`; then form 2 on the whole id.
+/// Either way only the last two dots of what is matched can start the instance part (see
+/// [`modern_at`]), so the last three dots of the id, found once, are all that is needed.
 fn modern(id: &str) -> Option<(usize, &str)> {
-    id.rsplit_once('.')
-        .filter(|(_, incarnation)| is_digits(incarnation))
-        .and_then(|(head, _)| modern_body(head))
-        .or_else(|| modern_body(id))
+    let [d0, d1, d2] = last_dots(id.as_bytes());
+    if let Some(d0) = d0
+        && is_digits(&id[d0 + 1..])
+        && let Some(found) = modern_at(&id[..d0], [d1, d2])
+    {
+        return Some(found);
+    }
+    modern_at(id, [d0, d1])
 }
 
-/// `^(.+)\.(instance-|marathon-)([^_.]+)[._]([^.]+)$` on `body`.
+/// The positions of the last three dots of `b`, last first.
+fn last_dots(b: &[u8]) -> [Option<usize>; 3] {
+    let mut dots = [None; 3];
+    let mut end = b.len();
+    for dot in &mut dots {
+        let Some(at) = memchr::memrchr(b'.', &b[..end]) else {
+            break;
+        };
+        *dot = Some(at);
+        end = at;
+    }
+    dots
+}
+
+/// `^(.+)\.(instance-|marathon-)([^_.]+)[._]([^.]+)$` on `body`, given its last two dots, last
+/// first.
 ///
 /// After the dot that ends safePath come uuid, separator and container, with at most one more dot
 /// (the separator), so that dot is one of the last two dots; the rightmost that works is the match.
-fn modern_body(body: &str) -> Option<(usize, &str)> {
-    for (dot, _) in body.rmatch_indices('.').take(2) {
+fn modern_at(body: &str, last_two: [Option<usize>; 2]) -> Option<(usize, &str)> {
+    for dot in last_two.into_iter().flatten() {
         if dot == 0 {
             break;
         }
@@ -95,7 +118,7 @@ fn modern_body(body: &str) -> Option<(usize, &str)> {
             continue;
         };
         // The uuid has no `_` or `.`, so it runs up to the first of them: the separator.
-        let Some(uuid_len) = after.bytes().position(|b| b == b'_' || b == b'.') else {
+        let Some(uuid_len) = memchr::memchr2(b'_', b'.', after.as_bytes()) else {
             continue;
         };
         let container = &after[uuid_len + 1..];
@@ -312,6 +335,43 @@ mod tests {
 
     fn uuid() -> impl Strategy<Value = String> {
         "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+    }
+
+    /// The matching as first written, a regex step by step: the reference for [`modern`].
+    fn modern_reference(id: &str) -> Option<(usize, &str)> {
+        fn body_of(body: &str) -> Option<(usize, &str)> {
+            for (dot, _) in body.rmatch_indices('.').take(2) {
+                if dot == 0 {
+                    break;
+                }
+                let Some(after) = strip_instance_prefix(&body[dot + 1..]) else {
+                    continue;
+                };
+                let Some(uuid_len) = after.bytes().position(|b| b == b'_' || b == b'.') else {
+                    continue;
+                };
+                let container = &after[uuid_len + 1..];
+                if uuid_len == 0 || container.is_empty() || container.contains('.') {
+                    continue;
+                }
+                return Some((dot + 1 + PREFIX_LEN + uuid_len, container));
+            }
+            None
+        }
+        id.rsplit_once('.')
+            .filter(|(_, incarnation)| is_digits(incarnation))
+            .and_then(|(head, _)| body_of(head))
+            .or_else(|| body_of(id))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(20_000))]
+        #[test]
+        fn modern_matches_its_reference(
+            s in "([a._$0-9-]|instance-|marathon-|_app){0,14}"
+        ) {
+            prop_assert_eq!(modern(&s), modern_reference(&s), "{}", s);
+        }
     }
 
     proptest! {

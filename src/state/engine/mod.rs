@@ -9,6 +9,7 @@ mod tasks;
 mod timers;
 
 use std::collections::{BinaryHeap, HashMap};
+use std::sync::Arc;
 
 use foldhash::fast::RandomState;
 
@@ -68,13 +69,16 @@ pub struct Engine {
     /// Tasks grouped by canonical instance id (pods have several).
     instances: TaskMap,
     tasks: usize,
-    /// Ended task ids and the instant their tombstone expires.
-    tombstones: HashMap<Box<str>, Millis, RandomState>,
+    /// Ended task ids and the instant their tombstone expires. The id is shared with the
+    /// tombstone's timer: one allocation per ended task.
+    tombstones: HashMap<Arc<str>, Millis, RandomState>,
     apps: Apps,
     timers: BinaryHeap<Timer>,
     timer_seq: u64,
     store: Store,
     seeded: bool,
+    /// Where a task id is put together before it is shared.
+    scratch: String,
 }
 
 impl Engine {
@@ -89,6 +93,7 @@ impl Engine {
             timer_seq: 0,
             store: Store::new(),
             seeded: false,
+            scratch: String::new(),
         }
     }
 
@@ -389,8 +394,9 @@ impl Engine {
         let app = self.apps.get_mut(task.app);
         app.tasks -= 1;
         let expires = at.saturating_add(self.settings.tombstone_ttl);
-        let id = task.id(instance);
-        self.tombstones.insert(id.clone(), expires);
+        task.write_id(instance, &mut self.scratch);
+        let id: Arc<str> = Arc::from(self.scratch.as_str());
+        self.tombstones.insert(Arc::clone(&id), expires);
         self.push_timer(expires, TimerKind::Tombstone { task: id, expires });
     }
 

@@ -3,6 +3,7 @@
 //! threshold instant, whenever it is evaluated, so live runs and replays count the same.
 
 use std::cmp::Ordering;
+use std::sync::Arc;
 
 use super::super::effects::Effects;
 use super::super::types::{ActiveState, ExpungeReason, Millis, State, TerminalState};
@@ -24,7 +25,7 @@ pub(super) enum TimerKind {
         deadline: Millis,
     },
     Tombstone {
-        task: Box<str>,
+        task: Arc<str>,
         expires: Millis,
     },
     App {
