@@ -83,7 +83,7 @@ struct Sizes {
 const FULL: Sizes = Sizes {
     ingest_tasks: 20_000,
     ingest_apps: 500,
-    ingest_runs: 5,
+    ingest_runs: 9,
     cluster_tasks: 200_000,
     cluster_apps: 5_000,
     scrapes: 100,
