@@ -95,10 +95,11 @@ fn per_task_tracked(tasks: usize, apps: usize) -> Option<f64> {
     Some(after.saturating_sub(before) as f64 / tasks as f64)
 }
 
-/// Resident bytes per task after seeding a fresh engine from one `/v2/tasks` body of `tasks` tasks:
-/// the body is built first and kept to the end (the exporter frees it, which would only lower the
-/// figure); the parsed snapshot is dropped before the second reading, as the writer drops it.
-fn per_task_seeded(tasks: usize, apps: usize) -> Option<f64> {
+/// Resident bytes per task after seeding a fresh engine from one `/v2/tasks` body of `tasks` tasks,
+/// then rendering `/metrics` `renders` times: the body is built first and kept to the end (the
+/// exporter frees it, which would only lower the figure); the parsed snapshot is dropped before the
+/// second reading, as the writer drops it, and so is each rendered text, as the server does.
+fn per_task_seeded(tasks: usize, apps: usize, renders: usize) -> Option<f64> {
     let body = tasks_body(tasks, apps);
     let mut engine = Engine::new(Settings::default());
     let metrics = Metrics::new(engine.reader(), Arc::new(payload::now_ms));
@@ -111,6 +112,10 @@ fn per_task_seeded(tasks: usize, apps: usize) -> Option<f64> {
     };
     engine.apply_snapshot(&snapshot, snapshot.requested_at, &mut sink);
     drop(snapshot);
+    for _ in 0..renders {
+        let text = metrics.render();
+        assert!(text.len() > apps * 100);
+    }
     let after = rss_bytes()?;
     assert_eq!(engine.tasks(), tasks);
     assert_eq!(engine.known_apps(), apps);
@@ -142,7 +147,8 @@ fn main() {
     if let Ok(part) = std::env::var(PART) {
         let figure = match part.as_str() {
             "tracked" => per_task_tracked(tasks, apps),
-            "seeded" => per_task_seeded(tasks, apps),
+            "seeded" => per_task_seeded(tasks, apps, 0),
+            "scraped" => per_task_seeded(tasks, apps, 10),
             other => panic!("unknown part {other}"),
         };
         println!("{}", figure.map_or("none".into(), |f| format!("{f:.1}")));
@@ -150,6 +156,7 @@ fn main() {
     }
     let tracked = in_child("tracked");
     let seeded = in_child("seeded");
+    let scraped = in_child("scraped");
 
     // Scrapes of a cluster of that size.
     let mut engine = Engine::new(Settings::default());
@@ -182,6 +189,7 @@ fn main() {
     for (how, figure) in [
         ("tracked event by event", tracked),
         ("seeded from one /v2/tasks snapshot", seeded),
+        ("the same after 10 renders of /metrics", scraped),
     ] {
         if let Some(per_task) = figure {
             println!(
