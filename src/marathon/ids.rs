@@ -114,20 +114,21 @@ fn modern_at(body: &str, last_two: [Option<usize>; 2]) -> Option<(usize, &str)> 
         if dot == 0 {
             break;
         }
-        let Some(after) = strip_instance_prefix(&body[dot + 1..]) else {
-            continue;
-        };
-        // The uuid has no `_` or `.`, so it runs up to the first of them: the separator.
-        let Some(uuid_len) = memchr::memchr2(b'_', b'.', after.as_bytes()) else {
-            continue;
-        };
-        let container = &after[uuid_len + 1..];
-        if uuid_len == 0 || container.is_empty() || container.contains('.') {
-            continue;
+        if let Some(found) = instance_after(body, dot) {
+            return Some(found);
         }
-        return Some((dot + 1 + PREFIX_LEN + uuid_len, container));
     }
     None
+}
+
+/// `\.(instance-|marathon-)([^_.]+)[._]([^.]+)$` from the dot at `dot` of `body`.
+fn instance_after(body: &str, dot: usize) -> Option<(usize, &str)> {
+    let after = strip_instance_prefix(&body[dot + 1..])?;
+    // The uuid has no `_` or `.`, so it runs up to the first of them: the separator.
+    let uuid_len = memchr::memchr2(b'_', b'.', after.as_bytes())?;
+    let container = &after[uuid_len + 1..];
+    (uuid_len > 0 && !container.is_empty() && !container.contains('.'))
+        .then_some((dot + 1 + PREFIX_LEN + uuid_len, container))
 }
 
 /// Forms 3 and 4: (safePath, uuid).
@@ -337,24 +338,16 @@ mod tests {
         "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
     }
 
-    /// The matching as first written, a regex step by step: the reference for [`modern`].
+    /// The dots found as first written, one search per step: the reference for [`modern`].
     fn modern_reference(id: &str) -> Option<(usize, &str)> {
         fn body_of(body: &str) -> Option<(usize, &str)> {
             for (dot, _) in body.rmatch_indices('.').take(2) {
                 if dot == 0 {
                     break;
                 }
-                let Some(after) = strip_instance_prefix(&body[dot + 1..]) else {
-                    continue;
-                };
-                let Some(uuid_len) = after.bytes().position(|b| b == b'_' || b == b'.') else {
-                    continue;
-                };
-                let container = &after[uuid_len + 1..];
-                if uuid_len == 0 || container.is_empty() || container.contains('.') {
-                    continue;
+                if let Some(found) = instance_after(body, dot) {
+                    return Some(found);
                 }
-                return Some((dot + 1 + PREFIX_LEN + uuid_len, container));
             }
             None
         }
