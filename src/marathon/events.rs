@@ -1,8 +1,9 @@
 //! Decoding one `/v2/events` `data` payload into its event kind, its timestamp and the rules engine's input.
 //!
-//! One serde pass reads only the fields the exporter uses into lenient fields (strings stay borrowed
-//! from the payload unless they hold escapes); every other field is skipped whatever its type. What a
-//! field must hold is checked afterwards, by [`RawEvent::input`], for the event types that use it.
+//! One pass reads only the fields the exporter uses, every other field skipped whatever its type:
+//! the fast scan (`scan`) for plain payloads, strings borrowed from the payload; else serde into
+//! lenient fields (borrowed unless they hold escapes). What a field must hold is checked afterwards,
+//! by [`RawEvent::input`], for the event types that use it.
 
 use serde::Deserialize;
 
