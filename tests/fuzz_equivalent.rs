@@ -7,40 +7,14 @@ mod props;
 
 use std::path::{Path, PathBuf};
 
+use marathon_task_exporter::marathon::SUBSCRIBED;
 use marathon_task_exporter::marathon::time::format_timestamp;
+use marathon_task_exporter::state::MesosState;
 use proptest::prelude::*;
 use proptest::sample::select;
 use serde_json::{Map, Value, json};
 
 const T0: i64 = 1_602_061_982_771;
-const EVENT_TYPES: [&str; 9] = [
-    "status_update_event",
-    "instance_changed_event",
-    "unknown_instance_terminated_event",
-    "app_terminated_event",
-    "api_post_event",
-    "event_stream_attached",
-    "deployment_info",
-    "framework_message_event",
-    "brand_new_event",
-];
-const STATUSES: [&str; 15] = [
-    "TASK_STAGING",
-    "TASK_STARTING",
-    "TASK_RUNNING",
-    "TASK_KILLING",
-    "TASK_FINISHED",
-    "TASK_FAILED",
-    "TASK_KILLED",
-    "TASK_ERROR",
-    "TASK_LOST",
-    "TASK_DROPPED",
-    "TASK_UNREACHABLE",
-    "TASK_GONE",
-    "TASK_GONE_BY_OPERATOR",
-    "TASK_UNKNOWN",
-    "TASK_BOGUS",
-];
 const CONDITIONS: [&str; 12] = [
     "Scheduled",
     "Staging",
@@ -62,6 +36,27 @@ const REASONS: [&str; 4] = [
     "",
 ];
 const MESSAGES: [&str; 2] = ["", "Reconciliation: Task is unknown to the master"];
+
+/// The event types subscribed to, two others and one Marathon never sends.
+fn event_types() -> Vec<&'static str> {
+    SUBSCRIBED
+        .into_iter()
+        .chain([
+            "deployment_info",
+            "framework_message_event",
+            "brand_new_event",
+        ])
+        .collect()
+}
+
+/// Every Mesos state's wire form, and one that is none.
+fn statuses() -> Vec<&'static str> {
+    MesosState::ALL
+        .iter()
+        .map(|s| s.wire())
+        .chain(["TASK_BOGUS"])
+        .collect()
+}
 
 /// Task ids of every form, and noise.
 fn task_id_text() -> impl Strategy<Value = String> {
@@ -140,11 +135,11 @@ fn event_object(narrow: bool) -> impl Strategy<Value = Value> {
         prop_oneof![
             10 => Just(json!("status_update_event")),
             4 => Just(json!("instance_changed_event")),
-            5 => select(&EVENT_TYPES[..]).prop_map(Value::from),
+            5 => select(event_types()).prop_map(Value::from),
             1 => noise(),
         ],
         ids,
-        proptest::option::weighted(0.9, select(&STATUSES[..])),
+        proptest::option::weighted(0.9, select(statuses())),
         proptest::option::weighted(0.9, select(&CONDITIONS[..])),
         proptest::option::weighted(0.8, timestamp()),
         proptest::option::of(select(&MESSAGES[..])),

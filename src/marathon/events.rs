@@ -136,6 +136,19 @@ impl EventKind {
     pub fn index(self) -> usize {
         self as usize
     }
+
+    /// Whether [`RawEvent::input`] gives the rules engine an input for this type (for
+    /// `api_post_event`, when it carries an app definition).
+    pub fn feeds_engine(self) -> bool {
+        matches!(
+            self,
+            EventKind::StatusUpdate
+                | EventKind::InstanceChanged
+                | EventKind::UnknownInstanceTerminated
+                | EventKind::AppTerminated
+                | EventKind::ApiPost
+        )
+    }
 }
 
 /// The fields any used event type reads, whatever the type: checked per type by [`RawEvent::input`].

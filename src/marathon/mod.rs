@@ -49,15 +49,7 @@ mod tests {
         assert!(name.contains(event_type), "{name} holds a {event_type}");
         assert_eq!(raw.timestamp().is_some(), has_timestamp, "{name}");
         let input = raw.input(0).unwrap_or_else(|e| panic!("{name}: {e}"));
-        let used = matches!(
-            kind,
-            EventKind::StatusUpdate
-                | EventKind::InstanceChanged
-                | EventKind::UnknownInstanceTerminated
-                | EventKind::AppTerminated
-                | EventKind::ApiPost
-        );
-        assert_eq!(input.is_some(), used, "{name}");
+        assert_eq!(input.is_some(), kind.feeds_engine(), "{name}");
         if let Some(input) = input {
             assert_eq!(Some(input.timestamp()), raw.timestamp(), "{name}");
         }

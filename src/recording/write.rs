@@ -196,10 +196,7 @@ pub fn snapshot_bodies(snapshot: &Snapshot) -> (Vec<u8>, Vec<u8>) {
     let tasks: Vec<Value> = snapshot
         .tasks
         .iter()
-        .map(|t| {
-            let state = format!("TASK_{}", t.state.label().to_ascii_uppercase());
-            json!({ "id": t.id, "appId": t.app, "state": state })
-        })
+        .map(|t| json!({ "id": t.id, "appId": t.app, "state": t.state.wire() }))
         .collect();
     let apps: Vec<Value> = snapshot
         .apps

@@ -66,6 +66,27 @@ impl MesosState {
         })
     }
 
+    /// The wire form, as Mesos and Marathon write it (`TASK_RUNNING`); [`MesosState::parse`]
+    /// reads it back.
+    pub fn wire(self) -> &'static str {
+        match self {
+            MesosState::Staging => "TASK_STAGING",
+            MesosState::Starting => "TASK_STARTING",
+            MesosState::Running => "TASK_RUNNING",
+            MesosState::Killing => "TASK_KILLING",
+            MesosState::Finished => "TASK_FINISHED",
+            MesosState::Failed => "TASK_FAILED",
+            MesosState::Killed => "TASK_KILLED",
+            MesosState::Error => "TASK_ERROR",
+            MesosState::Lost => "TASK_LOST",
+            MesosState::Dropped => "TASK_DROPPED",
+            MesosState::Unreachable => "TASK_UNREACHABLE",
+            MesosState::Gone => "TASK_GONE",
+            MesosState::GoneByOperator => "TASK_GONE_BY_OPERATOR",
+            MesosState::Unknown => "TASK_UNKNOWN",
+        }
+    }
+
     /// The `status` label: lower case, without `task_`.
     pub fn label(self) -> &'static str {
         match self {
@@ -673,6 +694,17 @@ pub struct Snapshot {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_state_reads_back_from_its_wire_form() {
+        for state in MesosState::ALL {
+            assert_eq!(MesosState::parse(state.wire()), Some(state));
+            assert_eq!(
+                state.wire(),
+                format!("TASK_{}", state.label().to_uppercase())
+            );
+        }
+    }
 
     #[test]
     fn packed_snapshot_tasks_give_back_what_was_pushed_in_order() {

@@ -16,23 +16,10 @@ use crate::state::types::{Snapshot, SnapshotApp, SnapshotTask, SnapshotTasks};
 
 const T0: Millis = 1_602_061_982_771;
 const APPS: [&str; 3] = ["/a", "/b/c", "/d"];
-const STATUSES: [&str; 15] = [
-    "TASK_STAGING",
-    "TASK_STARTING",
-    "TASK_RUNNING",
-    "TASK_KILLING",
-    "TASK_FINISHED",
-    "TASK_FAILED",
-    "TASK_KILLED",
-    "TASK_ERROR",
-    "TASK_LOST",
-    "TASK_DROPPED",
-    "TASK_UNREACHABLE",
-    "TASK_GONE",
-    "TASK_GONE_BY_OPERATOR",
-    "TASK_UNKNOWN",
-    "TASK_BOGUS",
-];
+/// A `taskStatus`: every Mesos state's wire form, and one that is none (the last index).
+fn status_text(i: usize) -> &'static str {
+    MesosState::ALL.get(i).map_or("TASK_BOGUS", |s| s.wire())
+}
 const CONDITIONS: [&str; 18] = [
     "Scheduled",
     "Provisioned",
@@ -77,7 +64,7 @@ enum Op {
 fn op() -> impl proptest::strategy::Strategy<Value = Op> {
     let task = 0u8..8;
     prop_oneof![
-        6 => (task.clone(), 0..STATUSES.len(), -3_000i64..3_000, 0..REASONS.len(), any::<bool>())
+        6 => (task.clone(), 0..=MesosState::ALL.len(), -3_000i64..3_000, 0..REASONS.len(), any::<bool>())
             .prop_map(|(t, s, d, r, m)| Op::Status(t, s, d, r, m)),
         3 => (task.clone(), 0..CONDITIONS.len(), -3_000i64..3_000).prop_map(|(t, c, d)| Op::Instance(t, c, d)),
         3 => (0i64..400_000).prop_map(Op::Advance),
@@ -123,7 +110,7 @@ impl World {
         match op {
             Op::Status(task, status, offset, reason, message) => {
                 let (id, instance, app) = ids(*task);
-                let status = STATUSES[*status];
+                let status = status_text(*status);
                 let message = if *message {
                     "Reconciliation: Task is unknown to the master"
                 } else {
