@@ -12,7 +12,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqA
 
 use super::fields::{AppFields, Obj, Text, first_token, json_position};
 use super::ids::parse_task_id;
-use crate::state::{MesosState, SnapshotApp, SnapshotTask, SnapshotTasks};
+use crate::state::{MesosState, SnapshotApp, SnapshotTask, SnapshotTasks, TaskRef};
 
 /// Why a body cannot be read. The text never quotes the body.
 #[derive(Debug, thiserror::Error)]
@@ -76,31 +76,32 @@ pub fn parse_tasks(body: &[u8]) -> Result<TaskList, ApiError> {
 
 /// Packs a usable entry into `tasks`; `false` when it is skipped.
 fn push_task(tasks: &mut SnapshotTasks, entry: &Obj<TaskFields<'_>>) -> bool {
-    let Obj::Value(fields) = entry else {
-        return false;
-    };
-    let Some(task) = fields.id.as_str().and_then(parse_task_id) else {
-        return false;
-    };
-    let Some(app) = fields.app_id.as_str() else {
-        return false;
-    };
-    let state = match fields.state.get() {
-        Ok(Some(state)) => match MesosState::parse(state) {
-            Some(state) => state,
-            None => return false,
-        },
-        Ok(None) if fields.started_at.as_str().is_some() => MesosState::Running,
-        Ok(None) => MesosState::Staging,
-        Err(_) => return false,
-    };
-    !task.pod
-        && tasks.push(SnapshotTask {
+    usable_task(entry).is_some_and(|(task, app, state)| {
+        tasks.push(SnapshotTask {
             id: task.id,
             instance: &task.instance,
             app,
             state,
         })
+    })
+}
+
+/// The task, app and state of an entry, unless it is skipped.
+fn usable_task<'e>(entry: &'e Obj<TaskFields<'_>>) -> Option<(TaskRef<'e>, &'e str, MesosState)> {
+    let Obj::Value(fields) = entry else {
+        return None;
+    };
+    let task = parse_task_id(fields.id.as_str()?)?;
+    if task.pod {
+        return None;
+    }
+    let app = fields.app_id.as_str()?;
+    let state = match fields.state.get().ok()? {
+        Some(state) => MesosState::parse(state)?,
+        None if fields.started_at.as_str().is_some() => MesosState::Running,
+        None => MesosState::Staging,
+    };
+    Some((task, app, state))
 }
 
 /// Parses a `/v2/apps` body: `{"apps":[…]}`, or a bare array of apps. Each app gives its `id` and
