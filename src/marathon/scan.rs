@@ -46,19 +46,7 @@ fn key_index_at(data: &[u8], start: usize, end: usize) -> Option<usize> {
         return key_index(&data[start..end]);
     };
     let word = u128::from_le_bytes(word.try_into().ok()?) & ((1u128 << (8 * len)) - 1);
-    Some(match word {
-        w if w == PACKED[0] => 0,
-        w if w == PACKED[1] => 1,
-        w if w == PACKED[2] => 2,
-        w if w == PACKED[3] => 3,
-        w if w == PACKED[4] => 4,
-        w if w == PACKED[5] => 5,
-        w if w == PACKED[6] => 6,
-        w if w == PACKED[7] => 7,
-        w if w == PACKED[8] => 8,
-        w if w == PACKED[9] => 9,
-        _ => return None,
-    })
+    PACKED.iter().position(|&key| key == word)
 }
 
 /// [`KEYS`] as little-endian integers, for [`key_index_at`].
