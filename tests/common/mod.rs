@@ -103,13 +103,16 @@ pub async fn until_ready(exporter: &Exporter) {
     );
 }
 
-/// Waits until the scraped value of `series` equals `want`; returns that scrape.
+/// Waits until the scraped value of `series` equals `want`; returns a scrape begun after that one.
 pub async fn until_value(exporter: &Exporter, series: &str, want: f64) -> Samples {
     let deadline = tokio::time::Instant::now() + PATIENCE;
     loop {
         let samples = parse(&scrape(exporter).await);
         if value(&samples, series) == want {
-            return samples;
+            // A scrape reads its families one after another while the writer goes on: the one
+            // that showed `want` may have read earlier families (the gauges come first) before
+            // the writer got to them. A scrape begun after it sees everything that came before.
+            return parse(&scrape(exporter).await);
         }
         assert!(
             tokio::time::Instant::now() < deadline,
