@@ -109,6 +109,7 @@ fn per_task_seeded(tasks: usize, apps: usize, renders: usize) -> Option<f64> {
         requested_at: payload::now_ms(),
         tasks: parse_tasks(&body).expect("valid body").tasks,
         apps: Vec::new(),
+        pods: None,
     };
     engine.apply_snapshot(&snapshot, snapshot.requested_at, &mut sink);
     drop(snapshot);
@@ -180,6 +181,7 @@ fn main() {
         requested_at: payload::now_ms(),
         tasks: list.tasks,
         apps: Vec::new(),
+        pods: None,
     };
     seeded_engine.apply_snapshot(&snapshot, snapshot.requested_at, &mut Tally::new());
     let snapshot_time = started.elapsed();

@@ -326,6 +326,16 @@ pub struct Config {
     #[arg(value_parser = duration_at_least(MIN_RESYNC_INTERVAL))]
     #[arg(help_heading = "Stream")]
     pub resync_interval: Duration,
+    /// A task missing from a snapshot is removed this long after it, unless its event comes first
+    #[arg(long = "resync.removal-delay", value_name = "DURATION")]
+    #[arg(default_value = "2s", value_parser = any_duration)]
+    #[arg(help_heading = "Stream")]
+    pub removal_delay: Duration,
+    /// Larger /v2/tasks, /v2/apps or /v2/pods/::status bodies fail the resync
+    #[arg(long = "resync.max-bytes", value_name = "SIZE")]
+    #[arg(default_value = "1GiB", value_parser = parse_max_snapshot_bytes)]
+    #[arg(help_heading = "Stream")]
+    pub max_snapshot_bytes: usize,
 
     /// Unreachable time before a task counts as inactive, for apps with no known strategy
     #[arg(long = "unreachable.default-inactive-after", value_name = "DURATION")]
@@ -401,6 +411,8 @@ impl fmt::Debug for Config {
             .field("max_event_bytes", &self.max_event_bytes)
             .field("backoff_max", &self.backoff_max)
             .field("resync_interval", &self.resync_interval)
+            .field("removal_delay", &self.removal_delay)
+            .field("max_snapshot_bytes", &self.max_snapshot_bytes)
             .field("default_inactive_after", &self.default_inactive_after)
             .field("default_expunge_after", &self.default_expunge_after)
             .field("lost_resolve_timeout", &self.lost_resolve_timeout)
@@ -597,6 +609,14 @@ fn any_duration(text: &str) -> Result<Duration, String> {
 }
 
 fn parse_max_event_bytes(text: &str) -> Result<usize, String> {
+    let bytes = parse_byte_size(text)?;
+    if bytes < MIN_MAX_EVENT_BYTES {
+        return Err(format!("must be at least 1KiB, got {bytes} bytes"));
+    }
+    Ok(bytes)
+}
+
+fn parse_max_snapshot_bytes(text: &str) -> Result<usize, String> {
     let bytes = parse_byte_size(text)?;
     if bytes < MIN_MAX_EVENT_BYTES {
         return Err(format!("must be at least 1KiB, got {bytes} bytes"));

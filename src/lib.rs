@@ -97,6 +97,7 @@ pub fn settings(config: &Config) -> Settings {
         tombstone_ttl: ms(config.tombstone_ttl),
         app_retention: ms(config.app_retention),
         app_limit: config.app_limit,
+        removal_delay: ms(config.removal_delay),
     }
 }
 

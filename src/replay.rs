@@ -138,6 +138,7 @@ fn snapshot(requested_at: Millis, tasks: &[u8], apps: &[u8]) -> Result<Snapshot,
         requested_at,
         tasks: tasks.tasks,
         apps,
+        pods: None,
     })
 }
 

@@ -132,6 +132,7 @@ impl Resync {
             requested_at,
             tasks: tasks.tasks,
             apps,
+            pods: None,
         })
     }
 

@@ -47,6 +47,7 @@ fn render() -> String {
                 instance: id.rsplit_once("._app").expect("1.8 id").0,
                 app,
                 state: MesosState::Running,
+                pod: false,
             })
             .collect(),
         apps: vec![
@@ -59,6 +60,7 @@ fn render() -> String {
                 strategy: None,
             },
         ],
+        pods: None,
     });
     let at = |s: i64| T0 + s * 1000;
     let mut bytes = Vec::new();

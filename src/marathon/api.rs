@@ -82,6 +82,7 @@ fn push_task(tasks: &mut SnapshotTasks, entry: &Obj<TaskFields<'_>>) -> bool {
             instance: &task.instance,
             app,
             state,
+            pod: false,
         })
     })
 }

@@ -26,6 +26,7 @@ fn snapshot_bodies_parse_back_to_the_same_snapshot() {
         instance: id.rsplit_once("._app.").unwrap().0,
         app,
         state,
+        pod: false,
     };
     let snapshot = Snapshot {
         requested_at: 5,
@@ -61,6 +62,7 @@ fn snapshot_bodies_parse_back_to_the_same_snapshot() {
                 strategy: Some(Strategy::enabled(500, 1500)),
             },
         ],
+        pods: None,
     };
     let (tasks, apps) = snapshot_bodies(&snapshot);
     assert_eq!(parse_tasks(&tasks).unwrap().tasks, snapshot.tasks);

@@ -578,8 +578,11 @@ impl Input<'_> {
 pub struct SnapshotTask<'a> {
     pub id: &'a str,
     pub instance: &'a str,
+    /// The app id, or the pod id for a pod task.
     pub app: &'a str,
     pub state: MesosState,
+    /// A pod container task (from `/v2/pods/::status`, never listed by `/v2/tasks`).
+    pub pod: bool,
 }
 
 /// The tasks of a `/v2/tasks` listing, packed: every id, instance and app in one text buffer and
@@ -601,6 +604,7 @@ struct PackedTask {
     instance_len: u32,
     app_len: u32,
     state: MesosState,
+    pod: bool,
 }
 
 impl SnapshotTasks {
@@ -623,6 +627,7 @@ impl SnapshotTasks {
             instance_len,
             app_len,
             state: task.state,
+            pod: task.pod,
         });
         true
     }
@@ -655,6 +660,7 @@ impl SnapshotTasks {
             instance: &self.text[id_end..instance_end],
             app: &self.text[instance_end..app_end],
             state: packed.state,
+            pod: packed.pod,
         }
     }
 }
@@ -683,12 +689,17 @@ pub struct SnapshotApp {
     pub strategy: Option<Strategy>,
 }
 
-/// A resync: `/v2/tasks` and `/v2/apps` as read, and when (Marathon clock) the request was made.
+/// A resync: `/v2/tasks`, `/v2/apps` and `/v2/pods/::status` as read, and when the request was
+/// made, on the connection clock of the stream it was taken for (RULES.md, Time).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Snapshot {
     pub requested_at: Millis,
+    /// App tasks from `/v2/tasks` and pod tasks from `/v2/pods/::status`.
     pub tasks: SnapshotTasks,
     pub apps: Vec<SnapshotApp>,
+    /// The pods `/v2/pods/::status` listed (their tasks are in `tasks`); `None` when that endpoint
+    /// is not there (Marathon before 1.4: 404), which leaves pod tasks alone.
+    pub pods: Option<Vec<SnapshotApp>>,
 }
 
 #[cfg(test)]
@@ -731,6 +742,7 @@ mod tests {
                 instance,
                 app,
                 state,
+                pod: false,
             })
             .collect();
         assert_eq!(tasks.len(), 4);

@@ -32,6 +32,8 @@ pub struct Settings {
     pub tombstone_ttl: Millis,
     pub app_retention: Millis,
     pub app_limit: usize,
+    /// How long after a snapshot a task it did not list is removed (`--resync.removal-delay`).
+    pub removal_delay: Millis,
 }
 
 impl Default for Settings {
@@ -42,6 +44,7 @@ impl Default for Settings {
             tombstone_ttl: 15 * 60_000,
             app_retention: 10 * 60_000,
             app_limit: 10_000,
+            removal_delay: 2_000,
         }
     }
 }

@@ -190,6 +190,7 @@ impl World {
                         instance: &instance,
                         app,
                         state: MesosState::parse(states[*state]).expect("valid"),
+                        pod: false,
                     });
                 }
                 let snapshot = Snapshot {
@@ -204,6 +205,7 @@ impl World {
                             strategy: strategy.map(|(i, e)| Strategy::enabled(i, e)),
                         })
                         .collect(),
+                    pods: None,
                 };
                 self.engine
                     .apply_snapshot(&snapshot, self.now, &mut self.tally);
@@ -350,6 +352,7 @@ const CHURN: Settings = Settings {
     tombstone_ttl: 60_000,
     app_retention: 30_000,
     app_limit: 10_000,
+    removal_delay: 2_000,
 };
 /// Upper bounds of the strategies the churn gives its apps (and of the default strategy).
 const MAX_INACTIVE: Millis = 10_000;
@@ -569,6 +572,7 @@ impl Churn {
                     instance: &instance,
                     app: &app.id,
                     state,
+                    pod: false,
                 });
             }
         }
@@ -584,6 +588,7 @@ impl Churn {
             requested_at: self.now,
             tasks,
             apps,
+            pods: None,
         };
         self.engine
             .apply_snapshot(&snapshot, self.now, &mut self.tally);

@@ -121,6 +121,7 @@ impl H {
                     instance,
                     app: WEB,
                     state: MesosState::parse(state).expect("valid state"),
+                    pod: false,
                 })
                 .collect(),
             apps: apps
@@ -130,6 +131,7 @@ impl H {
                     strategy: *strategy,
                 })
                 .collect(),
+            pods: None,
         };
         self.e.apply_snapshot(&snapshot, now, &mut self.t);
     }
