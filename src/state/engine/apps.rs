@@ -14,16 +14,24 @@ pub(super) type AppIdx = u32;
 
 pub(super) struct App {
     pub id: Box<str>,
-    /// The latest strategy received (`/v2/apps` or `api_post_event`); `None`: use the default.
+    /// The latest strategy received (`/v2/apps`, `/v2/pods/::status` or `api_post_event`);
+    /// `None`: use the default.
     pub strategy: Option<Strategy>,
+    /// Timestamp of the `api_post_event` that set the strategy: a snapshot requested before it
+    /// does not override it.
+    pub strategy_at: Millis,
     /// Listed by the last `/v2/apps`: its absence from a later one deletes it.
-    pub listed: bool,
+    pub listed_app: bool,
+    /// Listed by the last `/v2/pods/::status` (a pod).
+    pub listed_pod: bool,
     /// `Some` while known: the label slot its series use.
     pub slot: Option<AppSlot>,
     /// Tasks of the app in the map, tracked or pending.
     pub tasks: u32,
     /// Marathon-clock instant at which the app's series go, unless a task shows up first.
     pub delete_at: Option<Millis>,
+    /// When the one retention timer queued for the app fires, if one is.
+    pub timer_at: Option<Millis>,
 }
 
 pub(super) struct Apps {
@@ -59,10 +67,13 @@ impl Apps {
         let app = App {
             id: id.into(),
             strategy: None,
-            listed: false,
+            strategy_at: Millis::MIN,
+            listed_app: false,
+            listed_pod: false,
             slot: None,
             tasks: 0,
             delete_at: None,
+            timer_at: None,
         };
         let idx = match self.free.pop() {
             Some(idx) => {

@@ -64,8 +64,8 @@ impl Engine {
         if t.lost().is_some() {
             return; // a second LOST does not extend the window
         }
+        // Not a change: a late status older than the LOST still applies (RULES.md, Time).
         t.set_lost(Some(PendingLost { at, deadline }));
-        t.last_change = t.last_change.max(at);
         self.push_timer(
             deadline,
             TimerKind::Lost {

@@ -78,6 +78,11 @@ pub struct Engine {
     apps: Apps,
     timers: BinaryHeap<Timer>,
     timer_seq: u64,
+    /// Tasks a snapshot did not list, by id, and when they are removed unless an event for them
+    /// comes first (RULES.md, Snapshot: removal delay).
+    removals: HashMap<Box<str>, Millis, RandomState>,
+    /// The latest `now` the engine was given (Marathon clock).
+    now: Millis,
     store: Store,
     seeded: bool,
     /// Where a task id is put together before it is shared.
@@ -94,6 +99,8 @@ impl Engine {
             apps: Apps::new(settings.app_limit.max(1)),
             timers: BinaryHeap::new(),
             timer_seq: 0,
+            removals: HashMap::default(),
+            now: Millis::MIN,
             store: Store::new(),
             seeded: false,
             scratch: String::new(),
@@ -136,6 +143,7 @@ impl Engine {
     /// timers due by `now` run after.
     pub fn apply(&mut self, input: &Input<'_>, now: Millis, fx: &mut impl Effects) {
         self.advance(input.timestamp().min(now), fx);
+        self.now = self.now.max(now);
         match input {
             Input::Status(update) => self.status(update, fx),
             Input::InstanceChanged(event) => self.instance_changed(event, fx),
@@ -143,10 +151,16 @@ impl Engine {
                 let idx = self.apps.intern(app);
                 let slot = self.apps.make_known(idx, &self.store, fx);
                 fx.unknown_termination(slot);
+                self.keep_while_counted(idx);
             }
             Input::AppTerminated { app, timestamp } => self.app_deleted(app, *timestamp),
-            Input::AppDefinition { app, strategy, .. } => {
+            Input::AppDefinition {
+                app,
+                strategy,
+                timestamp,
+            } => {
                 let idx = self.apps.intern(app);
+                self.apps.get_mut(idx).strategy_at = *timestamp;
                 self.set_strategy(idx, *strategy);
             }
         }
@@ -155,6 +169,7 @@ impl Engine {
 
     /// Runs the timers due by `now` (call at least once a second).
     pub fn tick(&mut self, now: Millis, fx: &mut impl Effects) {
+        self.now = self.now.max(now);
         self.advance(now, fx);
     }
 
@@ -179,14 +194,28 @@ impl Engine {
         };
         let slot = self.apps.make_known(idx, &self.store, fx);
         fx.status_update(slot, status);
-        if known.is_none() && self.tombstones.contains_key(update.task.id) {
-            return;
-        }
         let at = update.timestamp;
-        if let Some((_, last_change, _)) = known {
-            if at < last_change {
-                fx.event_error(EventError::Stale);
-                return;
+        match known {
+            None => {
+                if self.tombstoned(update.task.id) {
+                    self.keep_while_counted(idx);
+                    return;
+                }
+                // Too old to tell from a task whose tombstone is gone.
+                if at <= self.now.saturating_sub(self.settings.tombstone_ttl) {
+                    fx.event_error(EventError::Stale);
+                    self.keep_while_counted(idx);
+                    return;
+                }
+            }
+            Some((_, last_change, _)) => {
+                if !self.removals.is_empty() {
+                    self.removals.remove(update.task.id);
+                }
+                if at < last_change {
+                    fx.event_error(EventError::Stale);
+                    return;
+                }
             }
         }
         let (known, lost) = (known.is_some(), known.is_some_and(|(.., lost)| lost));
@@ -236,6 +265,9 @@ impl Engine {
             .map(|t| (t.id(instance), t.state, t.lost()))
             .collect();
         for (id, state, lost) in ids {
+            if !self.removals.is_empty() {
+                self.removals.remove(&id);
+            }
             if let Some(lost) = lost {
                 self.resolve_lost(instance, &id, state, lost, condition, fx);
                 continue;
@@ -391,16 +423,30 @@ impl Engine {
         Step::Ended
     }
 
-    /// Drops a task that left the map and leaves its tombstone.
+    /// Drops a task that left the map and leaves its tombstone, kept for the TTL from the later of
+    /// the task's end and `now` (a very old end still leaves a tombstone that outlives its repeats).
     fn forget(&mut self, instance: &str, task: Task, at: Millis) {
         self.tasks -= 1;
         let app = self.apps.get_mut(task.app);
         app.tasks -= 1;
-        let expires = at.saturating_add(self.settings.tombstone_ttl);
+        let expires = at.max(self.now).saturating_add(self.settings.tombstone_ttl);
         task.write_id(instance, &mut self.scratch);
         let id: Arc<str> = Arc::from(self.scratch.as_str());
         self.tombstones.insert(Arc::clone(&id), expires);
         self.push_timer(expires, TimerKind::Tombstone { task: id, expires });
+    }
+
+    /// Whether `id` has a tombstone that is not due yet (one due by `now` is dropped first, so two
+    /// copies of an input are judged alike whenever the timers ran).
+    fn tombstoned(&mut self, id: &str) -> bool {
+        match self.tombstones.get(id) {
+            None => false,
+            Some(&expires) if expires > self.now => true,
+            Some(_) => {
+                self.tombstones.remove(id);
+                false
+            }
+        }
     }
 
     /// The app was deleted (`app_terminated_event`, or missing from `/v2/apps`) at `at`.
@@ -408,9 +454,20 @@ impl Engine {
         let Some(idx) = self.apps.lookup(app) else {
             return;
         };
-        let delete_at = at.saturating_add(self.settings.app_retention);
-        self.apps.get_mut(idx).delete_at = Some(delete_at);
-        self.push_timer(delete_at, TimerKind::App { idx, delete_at });
+        self.set_app_deadline(idx, at.saturating_add(self.settings.app_retention));
+    }
+
+    /// An app counted something while it has no task and no listing names it: it retires
+    /// `--app.retention` after its last counted event, unless a task or a listing keeps it.
+    fn keep_while_counted(&mut self, idx: AppIdx) {
+        let app = self.apps.get(idx);
+        if app.tasks > 0 || app.listed_app || app.listed_pod {
+            return;
+        }
+        let deadline = self.now.saturating_add(self.settings.app_retention);
+        if app.delete_at.is_none_or(|d| d < deadline) {
+            self.set_app_deadline(idx, deadline);
+        }
     }
 
     /// The latest strategy received for an app wins; running unreachable clocks follow it.
@@ -423,9 +480,6 @@ impl Engine {
     }
 
     fn strategy_of(&self, task: &Task) -> Strategy {
-        if task.pod {
-            return self.settings.default_strategy;
-        }
         self.apps
             .get(task.app)
             .strategy

@@ -1,63 +1,102 @@
-//! Resync: diffs a `/v2/tasks` + `/v2/apps` snapshot against the map (RULES.md, Snapshot). The
-//! first one seeds the map silently; later ones count their corrections.
+//! Resync: diffs a `/v2/tasks` + `/v2/apps` + `/v2/pods/::status` snapshot against the map
+//! (RULES.md, Snapshot). The first one seeds the map silently; later ones count their corrections,
+//! and remove the tasks they miss only after the removal delay.
 
 use std::collections::HashSet;
 
 use foldhash::fast::RandomState;
 
-use super::super::effects::{Effects, Silent};
+use super::super::effects::{AppSlot, Effects, Silent};
 use super::super::types::{
-    ActiveState, Correction, ExpungeReason, Millis, Snapshot, SnapshotTask, State, TaskRef,
+    ActiveState, Correction, ExpungeReason, Millis, Snapshot, SnapshotApp, SnapshotTask, State,
+    TaskRef,
 };
 use super::apps::AppIdx;
+use super::timers::TimerKind;
 use super::{Engine, snapshot_target};
 
 impl Engine {
-    /// Applies a snapshot requested at `snapshot.requested_at`, at `now` (both Marathon clock).
+    /// Applies a snapshot requested at `snapshot.requested_at` (the connection clock), at `now`
+    /// (both Marathon clock).
     pub fn apply_snapshot(&mut self, snapshot: &Snapshot, now: Millis, fx: &mut impl Effects) {
         self.advance(now, fx);
+        self.now = self.now.max(now);
         let at = snapshot.requested_at;
         self.snapshot_apps(snapshot, at);
         let seeding = !self.seeded;
         for task in snapshot.tasks.iter() {
             self.snapshot_task(&task, at, seeding, fx);
         }
-        self.remove_unobserved(snapshot, at, fx);
+        self.remove_unobserved(snapshot, at);
         self.seeded = true;
         self.advance(now, fx);
     }
 
-    /// Strategies from `/v2/apps`; a previously listed app that is gone counts as deleted.
+    /// Strategies from `/v2/apps` and `/v2/pods/::status`; a previously listed app that `/v2/apps`
+    /// no longer lists counts as deleted (pods are deleted only by `app_terminated_event`).
     fn snapshot_apps(&mut self, snapshot: &Snapshot, at: Millis) {
-        let mut listed: HashSet<&str, RandomState> = HashSet::default();
         let mut changed: HashSet<AppIdx, RandomState> = HashSet::default();
-        for app in &snapshot.apps {
-            listed.insert(&app.id);
-            let idx = self.apps.intern(&app.id);
-            let entry = self.apps.get_mut(idx);
-            entry.listed = true;
-            entry.delete_at = None;
-            if entry.strategy != app.strategy {
-                entry.strategy = app.strategy;
-                changed.insert(idx);
-            }
+        let listed_apps = self.list(&snapshot.apps, at, false, &mut changed);
+        if let Some(pods) = &snapshot.pods {
+            self.list(pods, at, true, &mut changed);
         }
         let gone: Vec<Box<str>> = self
             .apps
             .indices()
             .map(|idx| self.apps.get(idx))
-            .filter(|app| app.listed && !listed.contains(&*app.id))
+            .filter(|app| app.listed_app && !listed_apps.contains(&*app.id))
             .map(|app| app.id.clone())
             .collect();
         for id in gone {
             if let Some(idx) = self.apps.lookup(&id) {
-                self.apps.get_mut(idx).listed = false;
+                self.apps.get_mut(idx).listed_app = false;
                 if self.apps.get(idx).delete_at.is_none() {
                     self.app_deleted(&id, at);
                 }
             }
         }
+        if snapshot.pods.is_some() {
+            let unlisted: Vec<AppIdx> = self
+                .apps
+                .indices()
+                .filter(|&idx| {
+                    let app = self.apps.get(idx);
+                    app.listed_pod && !snapshot.pods.iter().flatten().any(|p| *p.id == *app.id)
+                })
+                .collect();
+            for idx in unlisted {
+                self.apps.get_mut(idx).listed_pod = false;
+            }
+        }
         self.rearm_apps(&changed);
+    }
+
+    /// Marks the apps (or pods) of one listing as listed and takes their strategies, unless an
+    /// `api_post_event` newer than the request set it. Returns the ids listed.
+    fn list<'s>(
+        &mut self,
+        listing: &'s [SnapshotApp],
+        at: Millis,
+        pods: bool,
+        changed: &mut HashSet<AppIdx, RandomState>,
+    ) -> HashSet<&'s str, RandomState> {
+        let mut listed: HashSet<&str, RandomState> = HashSet::default();
+        for app in listing {
+            listed.insert(&app.id);
+            let idx = self.apps.intern(&app.id);
+            let entry = self.apps.get_mut(idx);
+            if pods {
+                entry.listed_pod = true;
+            } else {
+                entry.listed_app = true;
+            }
+            entry.delete_at = None;
+            if entry.strategy != app.strategy && entry.strategy_at <= at {
+                entry.strategy = app.strategy;
+                changed.insert(idx);
+            }
+        }
+        listed
     }
 
     fn snapshot_task(
@@ -67,7 +106,7 @@ impl Engine {
         seeding: bool,
         fx: &mut impl Effects,
     ) {
-        if self.tombstones.contains_key(task.id) {
+        if self.tombstoned(task.id) {
             return; // never resurrected
         }
         let Some(target) = snapshot_target(task.state) else {
@@ -84,10 +123,14 @@ impl Engine {
             }
             return; // a terminal task the map does not have is not added
         };
-        if current.lost().is_some() || current.last_change > at {
+        let (state, lost, last_change) = (current.state, current.lost(), current.last_change);
+        if !self.removals.is_empty() {
+            self.removals.remove(task.id); // listed again: not missing after all
+        }
+        if lost.is_some() || last_change > at {
             return; // a pending LOST resolves itself; newer events win
         }
-        let same = match (current.state, target) {
+        let same = match (state, target) {
             (Some(s), State::Active(t)) => {
                 s == t || (t == ActiveState::Unreachable && s == ActiveState::UnreachableInactive)
             }
@@ -113,7 +156,7 @@ impl Engine {
         let task_ref = TaskRef {
             id: task.id,
             instance: task.instance.into(),
-            pod: false,
+            pod: task.pod,
         };
         self.ensure_task(&task_ref, idx, at);
         let Some(t) = self.find_mut(task.instance, task.id) else {
@@ -129,16 +172,20 @@ impl Engine {
         }
     }
 
-    /// Tasks the map has and the snapshot does not list: expunged as `unobserved`.
-    fn remove_unobserved(&mut self, snapshot: &Snapshot, at: Millis, fx: &mut impl Effects) {
+    /// Tasks the map has and the snapshot does not list (pod tasks only when the pods were
+    /// listed): each is removed as `unobserved` `--resync.removal-delay` from now, unless an event
+    /// for it comes first. Marathon drops a task from its state before the task's last event
+    /// reaches the stream, so a snapshot can lack a task whose `TASK_KILLED` is on its way.
+    fn remove_unobserved(&mut self, snapshot: &Snapshot, at: Millis) {
         let listed: HashSet<&str, RandomState> = snapshot.tasks.iter().map(|t| t.id).collect();
+        let pods_listed = snapshot.pods.is_some();
         let mut id = String::new();
         let vanished: Vec<(Box<str>, Box<str>)> = self
             .instances
             .iter()
             .filter(|(instance, t)| {
                 t.state.is_some()
-                    && !t.pod
+                    && (!t.pod || pods_listed)
                     && t.lost().is_none()
                     && t.first_seen <= at
                     && t.last_change <= at
@@ -149,21 +196,47 @@ impl Engine {
             })
             .map(|(instance, t)| (instance.into(), t.id(instance)))
             .collect();
-        for (instance, id) in vanished {
-            let Some(task) = self.instances.remove(&instance, &id) else {
-                continue;
-            };
-            let slot = self
-                .apps
-                .get(task.app)
-                .slot
-                .unwrap_or(super::super::effects::AppSlot::OTHER);
-            fx.correction(Correction::Removed);
-            fx.expunge(slot, ExpungeReason::Unobserved);
-            self.store
-                .move_task(slot, task.state.map(|s| (s, task.since)), None);
-            self.forget(&instance, task, at);
+        let due = self.now.saturating_add(self.settings.removal_delay);
+        for (instance, task) in vanished {
+            if self.removals.contains_key(&task) {
+                continue; // an earlier snapshot missed it already: its removal stands
+            }
+            self.removals.insert(task.clone(), due);
+            self.push_timer(
+                due,
+                TimerKind::Removal {
+                    instance,
+                    task,
+                    at: due,
+                },
+            );
         }
+    }
+
+    /// The removal delay of a task a snapshot did not list has passed with no event for it.
+    pub(super) fn removal_due(
+        &mut self,
+        instance: &str,
+        id: &str,
+        at: Millis,
+        fx: &mut impl Effects,
+    ) {
+        if self.removals.get(id) != Some(&at) {
+            return; // an event or a later listing came first
+        }
+        self.removals.remove(id);
+        if self.find(instance, id).is_none_or(|t| t.lost().is_some()) {
+            return; // ended meanwhile, or left to its LOST resolution
+        }
+        let Some(task) = self.instances.remove(instance, id) else {
+            return;
+        };
+        let slot = self.apps.get(task.app).slot.unwrap_or(AppSlot::OTHER);
+        fx.correction(Correction::Removed);
+        fx.expunge(slot, ExpungeReason::Unobserved);
+        self.store
+            .move_task(slot, task.state.map(|s| (s, task.since)), None);
+        self.forget(instance, task, at);
     }
 
     /// Re-queues the unreachable thresholds of the tasks of apps whose strategy changed.

@@ -28,9 +28,16 @@ pub(super) enum TimerKind {
         task: Arc<str>,
         expires: Millis,
     },
+    /// An app's retention timer (see [`Engine::set_app_deadline`]).
     App {
         idx: AppIdx,
-        delete_at: Millis,
+        at: Millis,
+    },
+    /// A task a snapshot did not list is removed now unless an event for it came first.
+    Removal {
+        instance: Box<str>,
+        task: Box<str>,
+        at: Millis,
     },
 }
 
@@ -99,7 +106,10 @@ impl Engine {
                     self.tombstones.remove(&task);
                 }
             }
-            TimerKind::App { idx, delete_at } => self.retention_due(idx, delete_at, now, fx),
+            TimerKind::App { idx, at } => self.retention_due(idx, at, now, fx),
+            TimerKind::Removal { instance, task, at } => {
+                self.removal_due(&instance, &task, at, fx);
+            }
         }
     }
 
@@ -218,31 +228,38 @@ impl Engine {
         );
     }
 
-    /// An app's retention ended: its series go unless it has tasks again.
-    fn retention_due(
-        &mut self,
-        idx: AppIdx,
-        delete_at: Millis,
-        now: Millis,
-        fx: &mut impl Effects,
-    ) {
+    /// Sets when an app's series go; one retention timer is queued per app at a time.
+    pub(super) fn set_app_deadline(&mut self, idx: AppIdx, delete_at: Millis) {
+        let app = self.apps.get_mut(idx);
+        app.delete_at = Some(delete_at);
+        if app.timer_at.is_none_or(|t| t > delete_at) {
+            app.timer_at = Some(delete_at);
+            self.push_timer(delete_at, TimerKind::App { idx, at: delete_at });
+        }
+    }
+
+    /// An app's retention timer fired: its series go unless it has tasks again, or the deadline
+    /// moved (then the timer is queued again for it).
+    fn retention_due(&mut self, idx: AppIdx, at: Millis, now: Millis, fx: &mut impl Effects) {
         let Some(app) = self.apps.try_get(idx) else {
             return;
         };
-        if app.delete_at != Some(delete_at) {
-            return; // cancelled, or deleted again later
+        if app.timer_at != Some(at) {
+            return; // superseded by an earlier timer
         }
-        if app.tasks > 0 {
+        let delete_at = app.delete_at;
+        self.apps.get_mut(idx).timer_at = None;
+        let Some(delete_at) = delete_at else {
+            return; // cancelled
+        };
+        if delete_at > now {
+            self.set_app_deadline(idx, delete_at);
+            return;
+        }
+        if self.apps.get(idx).tasks > 0 {
             // Tasks of the deleted app are still being stopped: look again after another period.
             let again = now.saturating_add(self.settings.app_retention.max(1));
-            self.apps.get_mut(idx).delete_at = Some(again);
-            self.push_timer(
-                again,
-                TimerKind::App {
-                    idx,
-                    delete_at: again,
-                },
-            );
+            self.set_app_deadline(idx, again);
             return;
         }
         self.apps.retire(idx, &self.store, fx);
