@@ -2,6 +2,7 @@
 //! The live writer, a replay and the benchmarks all drive this same path.
 
 use crate::marathon::events::{EventKind, decode};
+use crate::metrics::ApplyLock;
 use crate::sse::{Decoder, Frame};
 use crate::state::{
     ActiveState, AppSlot, Correction, Effects, Engine, EventError, ExpungeReason, MarathonClock,
@@ -13,6 +14,10 @@ pub trait Ingest: Effects {
     fn event_decoded(&mut self, kind: EventKind);
     /// The end of a chunk: counts kept back per event are published.
     fn flush(&mut self) {}
+    /// What to hold while one unit of input is applied, so scrapes see whole units only.
+    fn apply_lock(&self) -> Option<ApplyLock> {
+        None
+    }
 }
 
 impl Ingest for crate::metrics::Sink {
@@ -21,6 +26,9 @@ impl Ingest for crate::metrics::Sink {
     }
     fn flush(&mut self) {
         crate::metrics::Sink::flush(self);
+    }
+    fn apply_lock(&self) -> Option<ApplyLock> {
+        Some(crate::metrics::Sink::apply_lock(self).clone())
     }
 }
 
@@ -144,6 +152,9 @@ impl<A: Ingest, B: Ingest> Ingest for Tee<A, B> {
         self.0.event_decoded(kind);
         self.1.event_decoded(kind);
     }
+    fn apply_lock(&self) -> Option<ApplyLock> {
+        self.0.apply_lock().or_else(|| self.1.apply_lock())
+    }
     fn flush(&mut self) {
         self.0.flush();
         self.1.flush();
@@ -164,15 +175,18 @@ pub struct Pipeline<F, C> {
     engine: Engine,
     fx: F,
     clock: C,
+    lock: Option<ApplyLock>,
 }
 
 impl<F: Ingest, C: Clock> Pipeline<F, C> {
     pub fn new(engine: Engine, fx: F, clock: C, max_event_bytes: usize) -> Self {
+        let lock = fx.apply_lock();
         Pipeline {
             decoder: Decoder::new(max_event_bytes),
             engine,
             fx,
             clock,
+            lock,
         }
     }
 
@@ -183,7 +197,9 @@ impl<F: Ingest, C: Clock> Pipeline<F, C> {
             engine,
             fx,
             clock,
+            lock,
         } = self;
+        let _unit = lock.as_ref().map(ApplyLock::applying);
         let mut fed = Fed::default();
         clock.begin();
         decoder.feed(chunk, &mut |frame| match frame {
@@ -210,6 +226,7 @@ impl<F: Ingest, C: Clock> Pipeline<F, C> {
     }
 
     pub fn apply_snapshot(&mut self, snapshot: &Snapshot) {
+        let _unit = self.lock.as_ref().map(ApplyLock::applying);
         self.clock.begin();
         let now = self.clock.now();
         self.engine.apply_snapshot(snapshot, now, &mut self.fx);
@@ -218,6 +235,7 @@ impl<F: Ingest, C: Clock> Pipeline<F, C> {
 
     /// Runs the timers due by now.
     pub fn tick(&mut self) {
+        let _unit = self.lock.as_ref().map(ApplyLock::applying);
         self.clock.begin();
         let now = self.clock.now();
         self.engine.tick(now, &mut self.fx);

@@ -8,8 +8,8 @@ mod gauges;
 mod sink;
 mod text;
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use prometheus::{
     Counter, Encoder, Gauge, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
@@ -19,6 +19,7 @@ use prometheus::{
 use self::apps::AppFamilies;
 pub use self::gauges::ScrapeGauges;
 pub use self::sink::Sink;
+
 use crate::marathon::events::SUBSCRIBED;
 use crate::state::{Correction, EventError, Millis, StoreReader};
 
@@ -81,6 +82,27 @@ impl SelfMetrics {
     }
 }
 
+/// Makes every scrape show a whole number of applied inputs (RULES.md, Invariants): the writer
+/// holds it exclusively while it applies one unit of input (a chunk of the stream, a snapshot, a
+/// timer tick), a scrape holds it shared while it renders. Counters, histograms and the gauges
+/// computed from the map are then read between two units, never in the middle of one (a scrape
+/// never shows an expunge while the gauges still hold its task). Cheap to clone.
+#[derive(Clone, Default)]
+pub struct ApplyLock(Arc<RwLock<()>>);
+
+impl ApplyLock {
+    /// Held while one unit of input is applied.
+    pub fn applying(&self) -> RwLockWriteGuard<'_, ()> {
+        // Guards nothing but the moment: a panic elsewhere leaves nothing inconsistent behind it.
+        self.0.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Held while a scrape renders.
+    pub fn reading(&self) -> RwLockReadGuard<'_, ()> {
+        self.0.read().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
 /// Every family: the per-app ones kept by hand ([`AppFamilies`], [`ScrapeGauges`]), the exporter's
 /// own in a `prometheus` registry. Cheap to clone.
 #[derive(Clone)]
@@ -91,6 +113,7 @@ pub struct Metrics {
     pub exporter: SelfMetrics,
     /// Size of the last exposition, to allocate the next one at once.
     last_len: Arc<AtomicUsize>,
+    lock: ApplyLock,
 }
 
 fn counter_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -223,6 +246,7 @@ impl Metrics {
             gauges,
             exporter,
             last_len: Arc::default(),
+            lock: ApplyLock::default(),
         }
     }
 
@@ -233,12 +257,17 @@ impl Metrics {
 
     /// A sink feeding this registry's per-app families.
     pub fn sink(&self) -> Sink {
-        Sink::new(Arc::clone(&self.apps), self.exporter.clone())
+        Sink::new(
+            Arc::clone(&self.apps),
+            self.exporter.clone(),
+            self.lock.clone(),
+        )
     }
 
     /// The text exposition (format 0.0.4) of every family, in name order like a registry's.
     pub fn render(&self) -> String {
         let mut out = String::with_capacity(self.last_len.load(Ordering::Relaxed) * 9 / 8 + 4096);
+        let _whole = self.lock.reading();
         // marathon_app_* < marathon_exporter_* < marathon_task_*
         self.gauges.render_apps(&mut out);
         let mut own = Vec::with_capacity(16 * 1024);

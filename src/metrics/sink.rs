@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use prometheus::IntCounter;
 
-use super::SelfMetrics;
 use super::apps::{AppCounters, AppFamilies};
+use super::{ApplyLock, SelfMetrics};
 use crate::state::{
     ActiveState, AppSlot, Correction, Effects, EventError, ExpungeReason, MesosState,
     ReplacementReason, State, from_index,
@@ -21,17 +21,24 @@ pub struct Sink {
     events: Vec<Option<(IntCounter, u64)>>,
     /// Events decoded since the last flush.
     pending: u64,
+    lock: ApplyLock,
 }
 
 impl Sink {
-    pub(super) fn new(families: Arc<AppFamilies>, exporter: SelfMetrics) -> Sink {
+    pub(super) fn new(families: Arc<AppFamilies>, exporter: SelfMetrics, lock: ApplyLock) -> Sink {
         Sink {
             families,
             exporter,
             slots: Vec::new(),
             events: Vec::new(),
             pending: 0,
+            lock,
         }
+    }
+
+    /// What the writer holds while it applies one unit of input (see [`ApplyLock`]).
+    pub fn apply_lock(&self) -> &ApplyLock {
+        &self.lock
     }
 
     /// The exporter's self-metrics, for the ingest path around the rules.
