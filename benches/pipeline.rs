@@ -13,27 +13,12 @@ use marathon_task_exporter::marathon::events::decode;
 use marathon_task_exporter::metrics::Metrics;
 use marathon_task_exporter::pipeline::{Pipeline, ReplayClock};
 use marathon_task_exporter::sse::{Decoder, Frame};
-use marathon_task_exporter::state::{
-    ActiveState, AppSlot, Correction, Effects, Engine, EventError, ExpungeReason, MesosState,
-    ReplacementReason, Settings, State,
-};
+use marathon_task_exporter::state::{Effects, Engine, Settings};
 
 /// Effects that cost nothing: isolates the rules from the metrics.
 struct Discard;
 
-impl Effects for Discard {
-    fn app_known(&mut self, _: AppSlot, _: &str) {}
-    fn app_retired(&mut self, _: AppSlot) {}
-    fn transition(&mut self, _: AppSlot, _: Option<ActiveState>, _: State) {}
-    fn status_update(&mut self, _: AppSlot, _: MesosState) {}
-    fn replacement(&mut self, _: AppSlot, _: ReplacementReason) {}
-    fn expunge(&mut self, _: AppSlot, _: ExpungeReason) {}
-    fn unreachable_duration(&mut self, _: AppSlot, _: f64) {}
-    fn time_to_running(&mut self, _: AppSlot, _: f64) {}
-    fn unknown_termination(&mut self, _: AppSlot) {}
-    fn event_error(&mut self, _: EventError) {}
-    fn correction(&mut self, _: Correction) {}
-}
+impl Effects for Discard {}
 
 const TASKS: usize = 20_000;
 const APPS: usize = 500;

@@ -21,26 +21,27 @@ impl AppSlot {
     }
 }
 
-/// Receives the effects of the rules, in the order they happen.
+/// Receives the effects of the rules, in the order they happen. Every method does nothing unless
+/// implemented: an observer takes what it needs.
 pub trait Effects {
     /// An app became known under `label`: its replacement and expunge series start at 0.
-    fn app_known(&mut self, slot: AppSlot, label: &str);
+    fn app_known(&mut self, _slot: AppSlot, _label: &str) {}
     /// The app's retention ended: all its series go.
-    fn app_retired(&mut self, slot: AppSlot);
+    fn app_retired(&mut self, _slot: AppSlot) {}
     /// `marathon_task_transitions_total{from,to}`; `from` is `None` for a task first seen.
-    fn transition(&mut self, slot: AppSlot, from: Option<ActiveState>, to: State);
+    fn transition(&mut self, _slot: AppSlot, _from: Option<ActiveState>, _to: State) {}
     /// `marathon_task_status_updates_total{status}`: every status event, repeats included.
-    fn status_update(&mut self, slot: AppSlot, status: MesosState);
-    fn replacement(&mut self, slot: AppSlot, reason: ReplacementReason);
-    fn expunge(&mut self, slot: AppSlot, reason: ExpungeReason);
+    fn status_update(&mut self, _slot: AppSlot, _status: MesosState) {}
+    fn replacement(&mut self, _slot: AppSlot, _reason: ReplacementReason) {}
+    fn expunge(&mut self, _slot: AppSlot, _reason: ExpungeReason) {}
     /// An unreachable episode ended after `seconds`.
-    fn unreachable_duration(&mut self, slot: AppSlot, seconds: f64);
+    fn unreachable_duration(&mut self, _slot: AppSlot, _seconds: f64) {}
     /// First staging to first running.
-    fn time_to_running(&mut self, slot: AppSlot, seconds: f64);
-    fn unknown_termination(&mut self, slot: AppSlot);
+    fn time_to_running(&mut self, _slot: AppSlot, _seconds: f64) {}
+    fn unknown_termination(&mut self, _slot: AppSlot) {}
     /// An input the rules could not use (`unknown_status`, `stale`).
-    fn event_error(&mut self, kind: EventError);
-    fn correction(&mut self, kind: Correction);
+    fn event_error(&mut self, _kind: EventError) {}
+    fn correction(&mut self, _kind: Correction) {}
 }
 
 /// Forwards only the app lifecycle: how the first snapshot seeds the map without counting anything.
@@ -53,13 +54,4 @@ impl<E: Effects> Effects for Silent<'_, E> {
     fn app_retired(&mut self, slot: AppSlot) {
         self.0.app_retired(slot);
     }
-    fn transition(&mut self, _: AppSlot, _: Option<ActiveState>, _: State) {}
-    fn status_update(&mut self, _: AppSlot, _: MesosState) {}
-    fn replacement(&mut self, _: AppSlot, _: ReplacementReason) {}
-    fn expunge(&mut self, _: AppSlot, _: ExpungeReason) {}
-    fn unreachable_duration(&mut self, _: AppSlot, _: f64) {}
-    fn time_to_running(&mut self, _: AppSlot, _: f64) {}
-    fn unknown_termination(&mut self, _: AppSlot) {}
-    fn event_error(&mut self, _: EventError) {}
-    fn correction(&mut self, _: Correction) {}
 }
