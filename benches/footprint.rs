@@ -70,6 +70,7 @@ fn track(engine: &mut Engine, sink: &mut impl Effects, tasks: usize, apps: usize
             message: "",
             reason: None,
             timestamp: now,
+            host: None,
         };
         engine.apply(&Input::Status(update), now, sink);
     }
@@ -110,6 +111,7 @@ fn per_task_seeded(tasks: usize, apps: usize, renders: usize) -> Option<f64> {
         tasks: parse_tasks(&body).expect("valid body").tasks,
         apps: Vec::new(),
         pods: None,
+        deployments: None,
     };
     engine.apply_snapshot(&snapshot, snapshot.requested_at, &mut sink);
     drop(snapshot);
@@ -182,6 +184,7 @@ fn main() {
         tasks: list.tasks,
         apps: Vec::new(),
         pods: None,
+        deployments: None,
     };
     seeded_engine.apply_snapshot(&snapshot, snapshot.requested_at, &mut Tally::new());
     let snapshot_time = started.elapsed();

@@ -40,6 +40,8 @@ pub const DEFAULT_TOMBSTONE_TTL: Duration = Duration::from_secs(15 * 60);
 pub const DEFAULT_APP_RETENTION: Duration = Duration::from_secs(10 * 60);
 /// Bounds series cardinality; larger clusters fold the rest into `app="__other__"`.
 pub const DEFAULT_APP_LIMIT: usize = 10_000;
+/// Agents with a label of their own in `marathon_agent_tasks`.
+pub const DEFAULT_AGENT_LIMIT: usize = 5_000;
 /// Everyday operational detail without per-event noise.
 pub const DEFAULT_LOG_LEVEL: LogLevel = LogLevel::Info;
 /// Human-readable unless a log pipeline asks for JSON.
@@ -368,6 +370,16 @@ pub struct Config {
     #[arg(value_parser = RangedU64ValueParser::<usize>::new().range(1..))]
     #[arg(help_heading = "Rules")]
     pub app_limit: usize,
+    /// Marathon app and pod label keys exported on marathon_app_labels (comma-separated; * for all)
+    #[arg(long = "app.label-allowlist", value_name = "KEYS", default_value = "")]
+    #[arg(help_heading = "Rules")]
+    pub app_label_allowlist: String,
+    /// Agents beyond this many are aggregated under agent="__other__"
+    #[arg(long = "agent.limit", value_name = "N")]
+    #[arg(default_value_t = DEFAULT_AGENT_LIMIT)]
+    #[arg(value_parser = RangedU64ValueParser::<usize>::new().range(1..))]
+    #[arg(help_heading = "Rules")]
+    pub agent_limit: usize,
 
     /// Log verbosity
     #[arg(long = "log.level", value_name = "LEVEL", value_enum)]
@@ -419,6 +431,8 @@ impl fmt::Debug for Config {
             .field("tombstone_ttl", &self.tombstone_ttl)
             .field("app_retention", &self.app_retention)
             .field("app_limit", &self.app_limit)
+            .field("app_label_allowlist", &self.app_label_allowlist)
+            .field("agent_limit", &self.agent_limit)
             .field("log_level", &self.log_level)
             .field("log_format", &self.log_format)
             .finish()
@@ -900,6 +914,8 @@ mod tests {
             "TOMBSTONE_TTL",
             "APP_RETENTION",
             "APP_LIMIT",
+            "APP_LABEL_ALLOWLIST",
+            "AGENT_LIMIT",
             "LOG_LEVEL",
             "LOG_FORMAT",
         ];

@@ -98,6 +98,7 @@ pub fn settings(config: &Config) -> Settings {
         app_retention: ms(config.app_retention),
         app_limit: config.app_limit,
         removal_delay: ms(config.removal_delay),
+        agent_limit: config.agent_limit,
     }
 }
 
@@ -165,7 +166,8 @@ impl Exporter {
         }
         let client = Arc::new(MarathonClient::new(&config)?);
         let clock = Arc::new(SharedClock::new());
-        let engine = Engine::new(settings(&config));
+        let engine = Engine::new(settings(&config))
+            .with_label_allowlist(state::LabelAllowlist::parse(&config.app_label_allowlist));
         let now_clock = Arc::clone(&clock);
         let metrics = Metrics::new(engine.reader(), Arc::new(move || now_clock.now()));
         let readiness = Arc::new(Readiness::new());

@@ -139,6 +139,7 @@ fn snapshot(requested_at: Millis, tasks: &[u8], apps: &[u8]) -> Result<Snapshot,
         tasks: tasks.tasks,
         apps,
         pods: None,
+        deployments: None,
     })
 }
 

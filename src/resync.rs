@@ -133,6 +133,7 @@ impl Resync {
             tasks: tasks.tasks,
             apps,
             pods: None,
+            deployments: None,
         })
     }
 

@@ -48,19 +48,26 @@ fn render() -> String {
                 app,
                 state: MesosState::Running,
                 pod: false,
+                host: "",
+                health: None,
             })
             .collect(),
         apps: vec![
             SnapshotApp {
                 id: WEB.into(),
                 strategy: Some(Strategy::enabled(60_000, 300_000)),
+                instances: None,
+                labels: None,
             },
             SnapshotApp {
                 id: API.into(),
                 strategy: None,
+                instances: None,
+                labels: None,
             },
         ],
         pods: None,
+        deployments: None,
     });
     let at = |s: i64| T0 + s * 1000;
     let mut bytes = Vec::new();

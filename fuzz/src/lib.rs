@@ -336,6 +336,18 @@ fn check_input(input: &Input<'_>, value: &Value) {
             assert_eq!(Some(*app), text(value, "runSpecId"));
         }
         Input::AppTerminated { app, .. } => assert_eq!(Some(*app), text(value, "appId")),
+        Input::HealthKill { app, task, .. } => {
+            assert_eq!(Some(*app), text(value, "appId"));
+            assert_eq!(Some(task.id), text(value, "taskId"));
+        }
+        Input::Health { healthy, .. } => {
+            let reported = value.get("healthy").or_else(|| value.get("alive"));
+            assert_eq!(*healthy, reported.and_then(Value::as_bool));
+        }
+        Input::DeploymentInfo { id, .. } => {
+            assert_eq!(Some(&**id), text(&value["plan"], "id"));
+        }
+        Input::DeploymentEnd { id, .. } => assert_eq!(Some(&**id), text(value, "id")),
         Input::AppDefinition { app, strategy, .. } => {
             let definition = &value["appDefinition"];
             assert_eq!(Some(*app), text(definition, "id"));

@@ -83,6 +83,8 @@ fn push_task(tasks: &mut SnapshotTasks, entry: &Obj<TaskFields<'_>>) -> bool {
             app,
             state,
             pod: false,
+            host: "",
+            health: None,
         })
     })
 }
@@ -118,6 +120,7 @@ pub fn parse_apps(body: &[u8]) -> Result<Vec<SnapshotApp>, ApiError> {
             apps.push(SnapshotApp {
                 id: id.to_owned(),
                 strategy: app.unreachable_strategy.strategy().unwrap_or(None),
+                ..SnapshotApp::default()
             });
         }
     })?;

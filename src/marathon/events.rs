@@ -338,6 +338,8 @@ impl<'a> RawEvent<'a> {
                         .map_err(|e| DecodeError::field(e, "appDefinition.id"))?
                         .ok_or(DecodeError::Missing("appDefinition.id"))?,
                     strategy,
+                    instances: None,
+                    labels: None,
                     timestamp: self.event_time(fallback)?,
                 }
             }
@@ -356,6 +358,7 @@ impl<'a> RawEvent<'a> {
             status: MesosState::parse(status).map_or(Status::Other(status), Status::Known),
             message: self.optional(Field::Message, "message")?.unwrap_or(""),
             reason: self.optional(Field::Reason, "reason")?,
+            host: None,
             timestamp: self.event_time(fallback)?,
         })
     }
@@ -483,6 +486,7 @@ mod tests {
             message: "",
             reason: None,
             timestamp: 1_602_061_982_771,
+            host: None,
         };
         assert_eq!(raw.input(0).unwrap(), Some(Input::Status(want)));
     }
@@ -664,6 +668,8 @@ mod tests {
             app: "/prod/web",
             strategy: Some(Strategy::enabled(0, 0)),
             timestamp: 1_602_061_964_330,
+            instances: None,
+            labels: None,
         };
         assert_input(&data, Some(want));
     }

@@ -27,6 +27,8 @@ fn snapshot_bodies_parse_back_to_the_same_snapshot() {
         app,
         state,
         pod: false,
+        host: "",
+        health: None,
     };
     let snapshot = Snapshot {
         requested_at: 5,
@@ -48,21 +50,30 @@ fn snapshot_bodies_parse_back_to_the_same_snapshot() {
             SnapshotApp {
                 id: "/prod/web".into(),
                 strategy: Some(Strategy::enabled(60_000, 300_000)),
+                instances: None,
+                labels: None,
             },
             SnapshotApp {
                 id: "/a".into(),
                 strategy: Some(Strategy::DISABLED),
+                instances: None,
+                labels: None,
             },
             SnapshotApp {
                 id: "/b".into(),
                 strategy: None,
+                instances: None,
+                labels: None,
             },
             SnapshotApp {
                 id: "/c".into(),
                 strategy: Some(Strategy::enabled(500, 1500)),
+                instances: None,
+                labels: None,
             },
         ],
         pods: None,
+        deployments: None,
     };
     let (tasks, apps) = snapshot_bodies(&snapshot);
     assert_eq!(parse_tasks(&tasks).unwrap().tasks, snapshot.tasks);

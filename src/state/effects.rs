@@ -2,7 +2,8 @@
 //! which the metrics layer implements with cached counter handles and tests implement with a recorder.
 
 use super::types::{
-    ActiveState, Correction, EventError, ExpungeReason, MesosState, ReplacementReason, State,
+    ActiveState, Correction, DeploymentResult, EventError, ExpungeReason, MesosState,
+    ReplacementReason, State,
 };
 
 /// The label slot of an app in every per-app family. Slot 0 is `app="__other__"` (apps past the
@@ -19,6 +20,18 @@ impl AppSlot {
     pub fn index(self) -> usize {
         self.0 as usize
     }
+}
+
+/// The label slot of an agent in `marathon_agent_tasks`. Slot 0 is `agent="__other__"` (agents
+/// past `--agent.limit`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct AgentSlot(pub u32);
+
+impl AgentSlot {
+    /// Where agents past `--agent.limit` are counted.
+    pub const OTHER: AgentSlot = AgentSlot(0);
+    /// The label of [`AgentSlot::OTHER`].
+    pub const OTHER_LABEL: &'static str = "__other__";
 }
 
 /// Receives the effects of the rules, in the order they happen. Every method does nothing unless
@@ -42,6 +55,10 @@ pub trait Effects {
     /// An input the rules could not use (`unknown_status`, `stale`).
     fn event_error(&mut self, _kind: EventError) {}
     fn correction(&mut self, _kind: Correction) {}
+    /// `marathon_task_health_kills_total`: Marathon killed a task of the app for failing health checks.
+    fn health_kill(&mut self, _slot: AppSlot) {}
+    /// `marathon_deployments_total{result}`.
+    fn deployment(&mut self, _result: DeploymentResult) {}
 }
 
 /// Forwards only the app lifecycle: how the first snapshot seeds the map without counting anything.

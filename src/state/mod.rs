@@ -9,8 +9,8 @@ pub mod tally;
 pub mod types;
 
 pub use clock::MarathonClock;
-pub use effects::{AppSlot, Effects, Silent};
-pub use engine::{Engine, Settings};
-pub use store::{AppView, Store, StoreReader};
+pub use effects::{AgentSlot, AppSlot, Effects, Silent};
+pub use engine::{Engine, LabelAllowlist, Settings};
+pub use store::{AgentView, AppInfo, AppLabels, AppView, Placement, Store, StoreReader};
 pub use tally::Tally;
 pub use types::*;

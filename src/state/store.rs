@@ -1,5 +1,7 @@
-//! The live per-app view of the task map that scrapes read: tasks per state and unreachable ages per
-//! label slot. One writer (the engine, not `Clone`), any number of cheap readers. The only dashmap user.
+//! The live per-app and per-agent view of the task map that scrapes read: tasks per state,
+//! unreachable ages and unhealthy tasks per app label slot, what the app's definition says
+//! (desired instances, strategy, labels, a deployment in progress), and tasks per agent and state.
+//! One writer (the engine, not `Clone`), any number of cheap readers. The only dashmap user.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -7,8 +9,25 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use dashmap::DashMap;
 
-use super::effects::AppSlot;
-use super::types::{ActiveState, Millis};
+use super::effects::{AgentSlot, AppSlot};
+use super::types::{ActiveState, Millis, Strategy};
+
+/// An app's allowlisted labels as exposition label names (`label_<key>`) and values, by name.
+pub type AppLabels = Arc<[(Box<str>, Box<str>)]>;
+
+/// What an app's definition says, as scrapes show it (none for `app="__other__"`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AppInfo {
+    /// Desired instances, when known.
+    pub instances: Option<u32>,
+    /// The strategy the rules apply to the app (the defaults when its own is unknown).
+    pub strategy: Strategy,
+    /// Allowlisted labels as exposition label names (`label_<key>`) and values, sorted by name;
+    /// `None` when the app's labels are unknown or no allowlist is configured.
+    pub labels: Option<AppLabels>,
+    /// A deployment in progress touches the app.
+    pub deploying: bool,
+}
 
 /// What a scrape shows for one label slot.
 #[derive(Clone, Debug, Default)]
@@ -16,8 +35,27 @@ pub struct AppView {
     pub label: Arc<str>,
     /// Tracked tasks per [`ActiveState::index`].
     pub tasks: [i64; 6],
+    /// Tracked tasks whose latest health report is unhealthy.
+    pub unhealthy: i64,
+    /// `None` for `app="__other__"`.
+    pub info: Option<AppInfo>,
     /// `unreachable_since` of every unreachable task, with multiplicity.
     unreachable: BTreeMap<Millis, u32>,
+}
+
+/// What a scrape shows for one agent label slot.
+#[derive(Clone, Debug, Default)]
+pub struct AgentView {
+    pub label: Arc<str>,
+    /// Tracked tasks per [`ActiveState::index`].
+    pub tasks: [i64; 6],
+}
+
+/// Where a task counts besides its app's tasks per state: its agent, and whether it is unhealthy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Placement {
+    pub agent: AgentSlot,
+    pub unhealthy: bool,
 }
 
 impl AppView {
@@ -30,6 +68,7 @@ impl AppView {
 #[derive(Default)]
 struct Inner {
     apps: DashMap<AppSlot, AppView, foldhash::fast::RandomState>,
+    agents: DashMap<AgentSlot, AgentView, foldhash::fast::RandomState>,
     tracked: AtomicI64,
     over_limit: AtomicI64,
 }
@@ -70,15 +109,63 @@ impl Store {
         self.inner.apps.remove(&slot);
     }
 
-    /// A task of `slot` moved between states (`None`: not tracked); `since` values are the
-    /// unreachable clocks of the old and the new state where they are unreachable.
+    /// An app's definition as scrapes show it.
+    pub fn set_app_info(&self, slot: AppSlot, info: AppInfo) {
+        if let Some(mut view) = self.inner.apps.get_mut(&slot) {
+            view.info = Some(info);
+        }
+    }
+
+    /// An agent slot gets a label: its six task gauges appear at zero.
+    pub fn add_agent(&self, slot: AgentSlot, label: &str) {
+        self.inner.agents.entry(slot).or_insert_with(|| AgentView {
+            label: Arc::from(label),
+            ..AgentView::default()
+        });
+    }
+
+    /// An agent slot has no tracked task any more: its gauges disappear.
+    pub fn remove_agent(&self, slot: AgentSlot) {
+        self.inner.agents.remove(&slot);
+    }
+
+    /// A tracked task's health report changed whether it counts as unhealthy.
+    pub fn set_unhealthy(&self, slot: AppSlot, unhealthy: bool) {
+        if let Some(mut view) = self.inner.apps.get_mut(&slot) {
+            view.unhealthy += if unhealthy { 1 } else { -1 };
+        }
+    }
+
+    /// A tracked task moved from one agent to another.
+    pub fn move_agent(&self, state: ActiveState, from: AgentSlot, to: AgentSlot) {
+        if let Some(mut view) = self.inner.agents.get_mut(&from) {
+            view.tasks[state.index()] -= 1;
+        }
+        self.inner.agents.entry(to).or_default().tasks[state.index()] += 1;
+    }
+
+    /// A task of `slot` placed at `at` moved between states (`None`: not tracked); `since` values
+    /// are the unreachable clocks of the old and the new state where they are unreachable.
     pub fn move_task(
         &self,
         slot: AppSlot,
+        at: Placement,
         from: Option<(ActiveState, Millis)>,
         to: Option<(ActiveState, Millis)>,
     ) {
+        {
+            let mut agent = self.inner.agents.entry(at.agent).or_default();
+            if let Some((state, _)) = from {
+                agent.tasks[state.index()] -= 1;
+            }
+            if let Some((state, _)) = to {
+                agent.tasks[state.index()] += 1;
+            }
+        }
         let mut view = self.inner.apps.entry(slot).or_default();
+        if at.unhealthy && from.is_some() != to.is_some() {
+            view.unhealthy += if to.is_some() { 1 } else { -1 };
+        }
         if let Some((state, since)) = from {
             view.tasks[state.index()] -= 1;
             if state.is_unreachable() {
@@ -131,6 +218,22 @@ impl StoreReader {
     pub fn app(&self, slot: AppSlot) -> Option<AppView> {
         self.inner.apps.get(&slot).map(|v| v.clone())
     }
+
+    /// Calls `f` for every labelled agent slot.
+    pub fn for_each_agent(&self, mut f: impl FnMut(&AgentView)) {
+        for entry in self.inner.agents.iter() {
+            f(entry.value());
+        }
+    }
+
+    /// A copy of the view of the agent labelled `label` (tests and diagnostics).
+    pub fn agent(&self, label: &str) -> Option<AgentView> {
+        self.inner
+            .agents
+            .iter()
+            .find(|v| &*v.label == label)
+            .map(|v| v.clone())
+    }
 }
 
 #[cfg(test)]
@@ -143,19 +246,24 @@ mod tests {
         let reader = store.reader();
         let slot = AppSlot(1);
         store.add_app(slot, "/prod/web");
-        store.move_task(slot, None, Some((ActiveState::Running, 0)));
-        store.move_task(slot, None, Some((ActiveState::Running, 0)));
+        let at = Placement {
+            agent: AgentSlot::OTHER,
+            unhealthy: false,
+        };
+        store.move_task(slot, at, None, Some((ActiveState::Running, 0)));
+        store.move_task(slot, at, None, Some((ActiveState::Running, 0)));
         store.move_task(
             slot,
+            at,
             Some((ActiveState::Running, 0)),
             Some((ActiveState::Unreachable, 500)),
         );
-        store.move_task(slot, None, Some((ActiveState::Unreachable, 300)));
+        store.move_task(slot, at, None, Some((ActiveState::Unreachable, 300)));
         let view = reader.app(slot).unwrap();
         assert_eq!(view.tasks[ActiveState::Running.index()], 1);
         assert_eq!(view.tasks[ActiveState::Unreachable.index()], 2);
         assert_eq!(view.oldest_unreachable(), Some(300));
-        store.move_task(slot, Some((ActiveState::Unreachable, 300)), None);
+        store.move_task(slot, at, Some((ActiveState::Unreachable, 300)), None);
         assert_eq!(reader.app(slot).unwrap().oldest_unreachable(), Some(500));
         assert_eq!(reader.tracked(), 2);
         store.remove_app(slot);

@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use super::effects::{AppSlot, Effects};
 use super::types::{
-    ActiveState, Correction, EventError, ExpungeReason, MesosState, ReplacementReason, State,
-    from_label,
+    ActiveState, Correction, DeploymentResult, EventError, ExpungeReason, MesosState,
+    ReplacementReason, State, from_label,
 };
 
 /// Everything the rules counted, keyed by app label (`__other__` included). Retired apps keep
@@ -27,6 +27,10 @@ pub struct Tally {
     pub unknown_terminations: BTreeMap<String, u64>,
     pub event_errors: BTreeMap<&'static str, u64>,
     pub corrections: BTreeMap<&'static str, u64>,
+    /// Health-check kills by app.
+    pub health_kills: BTreeMap<String, u64>,
+    /// `result`.
+    pub deployments: BTreeMap<&'static str, u64>,
     /// Apps in the order they became known, and retired.
     pub known: Vec<String>,
     pub retired: Vec<String>,
@@ -80,10 +84,13 @@ impl Tally {
         self.corrections.get(kind).copied().unwrap_or(0)
     }
 
-    /// Sum over every app of the transitions, replacements and expunges: what "counts" means when
-    /// checking that an input changed nothing.
+    /// Sum over every app of the transitions, replacements, expunges, observations, health-check
+    /// kills and deployment results: what "counts" means when checking that an input changed
+    /// nothing.
     pub fn rule_total(&self) -> u64 {
-        self.transitions.values().sum::<u64>()
+        self.health_kills.values().sum::<u64>()
+            + self.deployments.values().sum::<u64>()
+            + self.transitions.values().sum::<u64>()
             + self.replacements.values().sum::<u64>()
             + self.expunges.values().sum::<u64>()
             + self
@@ -156,5 +163,11 @@ impl Effects for Tally {
     }
     fn correction(&mut self, kind: Correction) {
         *self.corrections.entry(kind.label()).or_default() += 1;
+    }
+    fn health_kill(&mut self, slot: AppSlot) {
+        *self.health_kills.entry(self.label(slot)).or_default() += 1;
+    }
+    fn deployment(&mut self, result: DeploymentResult) {
+        *self.deployments.entry(result.label()).or_default() += 1;
     }
 }

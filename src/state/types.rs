@@ -1,6 +1,7 @@
 //! The vocabulary of the rules engine: Mesos states, Marathon conditions, the exporter's task states,
 //! reasons, strategies and the inputs the engine accepts. Plain values, no behaviour beyond naming.
 
+use std::borrow::Cow;
 use std::fmt;
 
 /// Milliseconds since the Unix epoch on Marathon's clock (an event's `timestamp`).
@@ -348,10 +349,12 @@ pub enum ReplacementReason {
     GoneByOperator,
     Unknown,
     Unreachable,
+    /// Marathon killed the task for failing its health checks and starts another.
+    Unhealthy,
 }
 
 impl ReplacementReason {
-    pub const ALL: [ReplacementReason; 7] = [
+    pub const ALL: [ReplacementReason; 8] = [
         ReplacementReason::Error,
         ReplacementReason::Failed,
         ReplacementReason::Dropped,
@@ -359,6 +362,7 @@ impl ReplacementReason {
         ReplacementReason::GoneByOperator,
         ReplacementReason::Unknown,
         ReplacementReason::Unreachable,
+        ReplacementReason::Unhealthy,
     ];
 
     pub fn label(self) -> &'static str {
@@ -370,6 +374,7 @@ impl ReplacementReason {
             ReplacementReason::GoneByOperator => "gone_by_operator",
             ReplacementReason::Unknown => "unknown",
             ReplacementReason::Unreachable => "unreachable",
+            ReplacementReason::Unhealthy => "unhealthy",
         }
     }
 
@@ -475,7 +480,7 @@ impl EventError {
 }
 
 /// An app's `unreachableStrategy`. `None` in a field means never (the `"disabled"` strategy).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Strategy {
     pub inactive_after: Option<Millis>,
     pub expunge_after: Option<Millis>,
@@ -523,6 +528,8 @@ pub struct StatusUpdate<'a> {
     pub message: &'a str,
     /// A Mesos `TaskStatus.Reason` (`REASON_SLAVE_REMOVED`); Marathon's own events carry none.
     pub reason: Option<&'a str>,
+    /// The agent host Marathon gave the task (`host`); `None` when absent or null.
+    pub host: Option<&'a str>,
     pub timestamp: Millis,
 }
 
@@ -553,12 +560,59 @@ pub enum Input<'a> {
         app: &'a str,
         timestamp: Millis,
     },
-    /// `api_post_event` carrying an app definition: its strategy (`None` when it names none).
+    /// `api_post_event` carrying an app definition: its strategy (`None` when it names none), its
+    /// instances and labels when it has them.
     AppDefinition {
         app: &'a str,
         strategy: Option<Strategy>,
+        instances: Option<u32>,
+        labels: Option<Vec<(Cow<'a, str>, Cow<'a, str>)>>,
         timestamp: Millis,
     },
+    /// `unhealthy_instance_kill_event` (`unhealthy_task_kill_event` up to 1.3): Marathon kills the
+    /// task for failing health checks. Stamped with the previous failure.
+    HealthKill {
+        app: &'a str,
+        task: TaskRef<'a>,
+        timestamp: Millis,
+    },
+    /// `instance_health_changed_event` (`healthy`) or `health_status_changed_event` (`alive`):
+    /// the latest health report of an instance's tasks; `None` is unknown.
+    Health {
+        instance: Cow<'a, str>,
+        healthy: Option<bool>,
+        timestamp: Millis,
+    },
+    /// `deployment_info`: the deployment is in progress and touches these apps and pods.
+    DeploymentInfo {
+        id: Cow<'a, str>,
+        apps: Vec<Cow<'a, str>>,
+        timestamp: Millis,
+    },
+    /// `deployment_success` / `deployment_failed`.
+    DeploymentEnd {
+        id: Cow<'a, str>,
+        result: DeploymentResult,
+        timestamp: Millis,
+    },
+}
+
+/// How a deployment ended: `marathon_deployments_total{result}`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DeploymentResult {
+    Success,
+    Failed,
+}
+
+impl DeploymentResult {
+    pub const ALL: [DeploymentResult; 2] = [DeploymentResult::Success, DeploymentResult::Failed];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            DeploymentResult::Success => "success",
+            DeploymentResult::Failed => "failed",
+        }
+    }
 }
 
 impl Input<'_> {
@@ -568,7 +622,11 @@ impl Input<'_> {
             Input::InstanceChanged(i) => i.timestamp,
             Input::UnknownInstanceTerminated { timestamp, .. }
             | Input::AppTerminated { timestamp, .. }
-            | Input::AppDefinition { timestamp, .. } => *timestamp,
+            | Input::AppDefinition { timestamp, .. }
+            | Input::HealthKill { timestamp, .. }
+            | Input::Health { timestamp, .. }
+            | Input::DeploymentInfo { timestamp, .. }
+            | Input::DeploymentEnd { timestamp, .. } => *timestamp,
         }
     }
 }
@@ -583,6 +641,11 @@ pub struct SnapshotTask<'a> {
     pub state: MesosState,
     /// A pod container task (from `/v2/pods/::status`, never listed by `/v2/tasks`).
     pub pod: bool,
+    /// The agent host (`host`; a pod instance's `agentHostname`); empty when Marathon gave none.
+    pub host: &'a str,
+    /// The health the listing reports: `Some(false)` when a check failed, `Some(true)` when all
+    /// passed, `None` when it reports none.
+    pub health: Option<bool>,
 }
 
 /// The tasks of a `/v2/tasks` listing, packed: every id, instance and app in one text buffer and
@@ -596,24 +659,27 @@ pub struct SnapshotTasks {
     entries: Vec<PackedTask>,
 }
 
-/// Where a task's texts sit in [`SnapshotTasks::text`]: id, then instance, then app, back to back.
+/// Where a task's texts sit in [`SnapshotTasks::text`]: id, instance, app and host, back to back.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct PackedTask {
     start: usize,
     id_len: u32,
     instance_len: u32,
     app_len: u32,
+    host_len: u32,
     state: MesosState,
     pod: bool,
+    health: Option<bool>,
 }
 
 impl SnapshotTasks {
     /// Appends a task. A text longer than 4 GiB does not fit and the task is not added (`false`).
     pub fn push(&mut self, task: SnapshotTask<'_>) -> bool {
-        let (Ok(id_len), Ok(instance_len), Ok(app_len)) = (
+        let (Ok(id_len), Ok(instance_len), Ok(app_len), Ok(host_len)) = (
             u32::try_from(task.id.len()),
             u32::try_from(task.instance.len()),
             u32::try_from(task.app.len()),
+            u32::try_from(task.host.len()),
         ) else {
             return false;
         };
@@ -621,13 +687,16 @@ impl SnapshotTasks {
         self.text.push_str(task.id);
         self.text.push_str(task.instance);
         self.text.push_str(task.app);
+        self.text.push_str(task.host);
         self.entries.push(PackedTask {
             start,
             id_len,
             instance_len,
             app_len,
+            host_len,
             state: task.state,
             pod: task.pod,
+            health: task.health,
         });
         true
     }
@@ -655,12 +724,15 @@ impl SnapshotTasks {
         let id_end = packed.start + packed.id_len as usize;
         let instance_end = id_end + packed.instance_len as usize;
         let app_end = instance_end + packed.app_len as usize;
+        let host_end = app_end + packed.host_len as usize;
         SnapshotTask {
             id: &self.text[packed.start..id_end],
             instance: &self.text[id_end..instance_end],
             app: &self.text[instance_end..app_end],
             state: packed.state,
             pod: packed.pod,
+            host: &self.text[app_end..host_end],
+            health: packed.health,
         }
     }
 }
@@ -681,12 +753,24 @@ impl fmt::Debug for SnapshotTasks {
     }
 }
 
-/// One app as `/v2/apps` lists it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// One app as `/v2/apps` lists it (or one pod as `/v2/pods/::status` does).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SnapshotApp {
     pub id: String,
     /// `None` when the app names no strategy (Marathon before 1.4).
     pub strategy: Option<Strategy>,
+    /// `instances` (a pod's `spec.scaling.instances`), when given.
+    pub instances: Option<u32>,
+    /// `labels` (a pod's `spec.labels`), when given.
+    pub labels: Option<Vec<(String, String)>>,
+}
+
+/// One deployment in progress as `/v2/deployments` lists it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SnapshotDeployment {
+    pub id: String,
+    /// `affectedApps` and `affectedPods`.
+    pub apps: Vec<String>,
 }
 
 /// A resync: `/v2/tasks`, `/v2/apps` and `/v2/pods/::status` as read, and when the request was
@@ -700,6 +784,8 @@ pub struct Snapshot {
     /// The pods `/v2/pods/::status` listed (their tasks are in `tasks`); `None` when that endpoint
     /// is not there (Marathon before 1.4: 404), which leaves pod tasks alone.
     pub pods: Option<Vec<SnapshotApp>>,
+    /// The deployments in progress (`/v2/deployments`); `None` when not read.
+    pub deployments: Option<Vec<SnapshotDeployment>>,
 }
 
 #[cfg(test)]
@@ -743,6 +829,8 @@ mod tests {
                 app,
                 state,
                 pod: false,
+                host: "",
+                health: None,
             })
             .collect();
         assert_eq!(tasks.len(), 4);

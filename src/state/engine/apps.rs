@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use foldhash::fast::RandomState;
 
 use super::super::effects::{AppSlot, Effects};
-use super::super::store::Store;
+use super::super::store::{AppInfo, AppLabels, Store};
 use super::super::types::{Millis, Strategy};
 
 /// Index of an app in the registry; stable while the app exists.
@@ -17,9 +17,15 @@ pub(super) struct App {
     /// The latest strategy received (`/v2/apps`, `/v2/pods/::status` or `api_post_event`);
     /// `None`: use the default.
     pub strategy: Option<Strategy>,
-    /// Timestamp of the `api_post_event` that set the strategy: a snapshot requested before it
-    /// does not override it.
-    pub strategy_at: Millis,
+    /// Timestamp of the `api_post_event` that set the definition (strategy, instances, labels):
+    /// a snapshot requested before it does not override it.
+    pub definition_at: Millis,
+    /// Desired instances, when known.
+    pub instances: Option<u32>,
+    /// Allowlisted labels (exposition names and values), when known.
+    pub labels: Option<AppLabels>,
+    /// Deployments in progress that touch the app.
+    pub deploying: u32,
     /// Listed by the last `/v2/apps`: its absence from a later one deletes it.
     pub listed_app: bool,
     /// Listed by the last `/v2/pods/::status` (a pod).
@@ -41,10 +47,12 @@ pub(super) struct Apps {
     limit: usize,
     own: usize,
     over: usize,
+    /// The strategy of apps whose own is unknown.
+    default_strategy: Strategy,
 }
 
 impl Apps {
-    pub fn new(limit: usize) -> Self {
+    pub fn new(limit: usize, default_strategy: Strategy) -> Self {
         Apps {
             by_id: HashMap::default(),
             entries: Vec::new(),
@@ -52,6 +60,25 @@ impl Apps {
             limit,
             own: 0,
             over: 0,
+            default_strategy,
+        }
+    }
+
+    /// What scrapes show of the app's definition.
+    pub fn info(&self, idx: AppIdx) -> AppInfo {
+        let app = self.get(idx);
+        AppInfo {
+            instances: app.instances,
+            strategy: app.strategy.unwrap_or(self.default_strategy),
+            labels: app.labels.clone(),
+            deploying: app.deploying > 0,
+        }
+    }
+
+    /// Shows the app's definition as it is now, if the app has a label of its own.
+    pub fn publish(&self, idx: AppIdx, store: &Store) {
+        if let Some(slot) = self.get(idx).slot.filter(|s| *s != AppSlot::OTHER) {
+            store.set_app_info(slot, self.info(idx));
         }
     }
 
@@ -67,7 +94,10 @@ impl Apps {
         let app = App {
             id: id.into(),
             strategy: None,
-            strategy_at: Millis::MIN,
+            definition_at: Millis::MIN,
+            instances: None,
+            labels: None,
+            deploying: 0,
             listed_app: false,
             listed_pod: false,
             slot: None,
@@ -97,6 +127,10 @@ impl Apps {
         self.entries.get(idx as usize)?.as_ref()
     }
 
+    pub fn try_get_mut(&mut self, idx: AppIdx) -> Option<&mut App> {
+        self.entries.get_mut(idx as usize)?.as_mut()
+    }
+
     pub fn get_mut(&mut self, idx: AppIdx) -> &mut App {
         self.entries[idx as usize].as_mut().expect("live app index")
     }
@@ -116,6 +150,7 @@ impl Apps {
             let slot = AppSlot(idx + 1);
             let app = self.get(idx);
             store.add_app(slot, &app.id);
+            store.set_app_info(slot, self.info(idx));
             fx.app_known(slot, &app.id);
             slot
         } else {

@@ -55,8 +55,8 @@ impl Engine {
     }
 
     /// Holds a LOST that the payload cannot resolve until its instance event or the timeout.
-    pub(super) fn hold_lost(&mut self, task: &TaskRef<'_>, app: AppIdx, at: Millis) {
-        self.ensure_task(task, app, at);
+    pub(super) fn hold_lost(&mut self, task: &TaskRef<'_>, app: AppIdx, host: &str, at: Millis) {
+        self.ensure_task(task, app, host, at);
         let deadline = at.saturating_add(self.settings.lost_resolve_timeout);
         let Some(t) = self.find_mut(&task.instance, task.id) else {
             return;

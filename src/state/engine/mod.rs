@@ -2,8 +2,10 @@
 //! reports what it causes. This file holds the map and the transitions; timers, LOST resolution and
 //! the snapshot diff live beside it.
 
+mod agents;
 mod apps;
 mod lost;
+mod operators;
 mod snapshot;
 mod tasks;
 mod timers;
@@ -13,11 +15,14 @@ use std::sync::Arc;
 
 use foldhash::fast::RandomState;
 
+use self::agents::{AgentIdx, Agents, host_label};
 use self::apps::{AppIdx, Apps};
-use self::tasks::{Task, TaskMap};
+use self::operators::Deployments;
+pub use self::operators::LabelAllowlist;
+use self::tasks::{Health, Task, TaskMap};
 use self::timers::{Timer, TimerKind};
 use super::effects::{AppSlot, Effects};
-use super::store::{Store, StoreReader};
+use super::store::{Placement, Store, StoreReader};
 use super::types::{
     ActiveState, Condition, EventError, ExpungeReason, Input, InstanceChanged, MesosState, Millis,
     ReplacementReason, State, Status, StatusUpdate, Strategy, TaskRef, TerminalState,
@@ -34,6 +39,8 @@ pub struct Settings {
     pub app_limit: usize,
     /// How long after a snapshot a task it did not list is removed (`--resync.removal-delay`).
     pub removal_delay: Millis,
+    /// Agents past this many are counted under `agent="__other__"` (`--agent.limit`).
+    pub agent_limit: usize,
 }
 
 impl Default for Settings {
@@ -45,6 +52,7 @@ impl Default for Settings {
             app_retention: 10 * 60_000,
             app_limit: 10_000,
             removal_delay: 2_000,
+            agent_limit: 5_000,
         }
     }
 }
@@ -76,6 +84,12 @@ pub struct Engine {
     /// tombstone's timer: one allocation per ended task.
     tombstones: HashMap<Arc<str>, Millis, RandomState>,
     apps: Apps,
+    agents: Agents,
+    /// Tasks Marathon killed for failing health checks, and the kill event's timestamp (a repeat
+    /// of the same event counts nothing); each goes a tombstone TTL after the kill.
+    health_kills: HashMap<Box<str>, Millis, RandomState>,
+    deployments: Deployments,
+    labels: LabelAllowlist,
     timers: BinaryHeap<Timer>,
     timer_seq: u64,
     /// Tasks a snapshot did not list, by id, and when they are removed unless an event for them
@@ -96,7 +110,11 @@ impl Engine {
             instances: TaskMap::default(),
             tasks: 0,
             tombstones: HashMap::default(),
-            apps: Apps::new(settings.app_limit.max(1)),
+            apps: Apps::new(settings.app_limit.max(1), settings.default_strategy),
+            agents: Agents::new(settings.agent_limit.max(1)),
+            health_kills: HashMap::default(),
+            deployments: Deployments::default(),
+            labels: LabelAllowlist::default(),
             timers: BinaryHeap::new(),
             timer_seq: 0,
             removals: HashMap::default(),
@@ -105,6 +123,12 @@ impl Engine {
             seeded: false,
             scratch: String::new(),
         }
+    }
+
+    /// Exports the allowlisted app labels on `marathon_app_labels` (`--app.label-allowlist`).
+    pub fn with_label_allowlist(mut self, labels: LabelAllowlist) -> Self {
+        self.labels = labels;
+        self
     }
 
     /// A reader of the per-app gauges, for scrapes.
@@ -157,12 +181,35 @@ impl Engine {
             Input::AppDefinition {
                 app,
                 strategy,
+                instances,
+                labels,
                 timestamp,
             } => {
                 let idx = self.apps.intern(app);
-                self.apps.get_mut(idx).strategy_at = *timestamp;
+                self.apps.get_mut(idx).definition_at = *timestamp;
                 self.set_strategy(idx, *strategy);
+                self.set_definition(idx, *instances, labels.as_deref());
             }
+            Input::HealthKill {
+                app,
+                task,
+                timestamp,
+            } => self.health_kill(app, task, *timestamp, fx),
+            Input::Health {
+                instance, healthy, ..
+            } => self.health_report(instance, *healthy),
+            Input::DeploymentInfo {
+                id,
+                apps,
+                timestamp,
+            } => {
+                self.deployment_started(id, apps, *timestamp);
+            }
+            Input::DeploymentEnd {
+                id,
+                result,
+                timestamp,
+            } => self.deployment_ended(id, *result, *timestamp, fx),
         }
         self.advance(now, fx);
     }
@@ -187,7 +234,14 @@ impl Engine {
         let known = self
             .instances
             .find(&update.task.instance, update.task.id)
-            .map(|task| (task.app, task.last_change, task.lost().is_some()));
+            .map(|task| {
+                (
+                    task.app,
+                    task.last_change,
+                    task.lost().is_some(),
+                    task.agent,
+                )
+            });
         let idx = match known {
             Some((app, ..)) if *self.apps.get(app).id == *update.app => app,
             _ => self.apps.intern(update.app),
@@ -208,7 +262,7 @@ impl Engine {
                     return;
                 }
             }
-            Some((_, last_change, _)) => {
+            Some((_, last_change, _, agent)) => {
                 if !self.removals.is_empty() {
                     self.removals.remove(update.task.id);
                 }
@@ -216,9 +270,13 @@ impl Engine {
                     fx.event_error(EventError::Stale);
                     return;
                 }
+                let host = host_label(update.host);
+                if !self.agents.is(agent, host) {
+                    self.relocate(&update.task.instance, update.task.id, host);
+                }
             }
         }
-        let (known, lost) = (known.is_some(), known.is_some_and(|(.., lost)| lost));
+        let (known, lost) = (known.is_some(), known.is_some_and(|(_, _, lost, _)| lost));
         let target = match status.target() {
             Some(target) => Some(target),
             None => lost::resolution(update),
@@ -226,7 +284,7 @@ impl Engine {
         match target {
             Some(target) => {
                 if !known {
-                    self.insert_task(&update.task, idx, at);
+                    self.insert_task(&update.task, idx, host_label(update.host), at);
                 } else if lost {
                     if let Some(task) = self.find_mut(&update.task.instance, update.task.id) {
                         task.set_lost(None);
@@ -234,7 +292,30 @@ impl Engine {
                 }
                 self.change(&update.task.instance, update.task.id, target, at, fx);
             }
-            None => self.hold_lost(&update.task, idx, at),
+            None => self.hold_lost(&update.task, idx, host_label(update.host), at),
+        }
+    }
+
+    /// Moves a task in the map to the agent `host`.
+    fn relocate(&mut self, instance: &str, id: &str, host: &str) {
+        let to = self.agents.add_task(host, &self.store);
+        let Some(task) = self.instances.find_mut(instance, id) else {
+            self.agents.remove_task(to, &self.store);
+            return;
+        };
+        let from = std::mem::replace(&mut task.agent, to);
+        if let Some(state) = task.state {
+            self.store
+                .move_agent(state, self.agents.slot(from), self.agents.slot(to));
+        }
+        self.agents.remove_task(from, &self.store);
+    }
+
+    /// Where a task counts besides its app: its agent and its health.
+    fn placement(&self, task: &Task) -> Placement {
+        Placement {
+            agent: self.agents.slot(task.agent),
+            unhealthy: task.health == Health::Unhealthy,
         }
     }
 
@@ -302,20 +383,21 @@ impl Engine {
         }
     }
 
-    /// Puts a first-seen task in the map, untracked until its first change.
-    fn ensure_task(&mut self, task: &TaskRef<'_>, app: AppIdx, at: Millis) {
+    /// Puts a first-seen task on agent `host` in the map, untracked until its first change.
+    fn ensure_task(&mut self, task: &TaskRef<'_>, app: AppIdx, host: &str, at: Millis) {
         if self.find(&task.instance, task.id).is_none() {
-            self.insert_task(task, app, at);
+            self.insert_task(task, app, host, at);
         }
     }
 
     /// Puts a task the map does not have in it, untracked until its first change.
-    fn insert_task(&mut self, task: &TaskRef<'_>, app: AppIdx, at: Millis) {
+    fn insert_task(&mut self, task: &TaskRef<'_>, app: AppIdx, host: &str, at: Millis) {
         let entry = self.apps.get_mut(app);
         entry.tasks += 1;
         entry.delete_at = None;
         self.tasks += 1;
-        let new = Task::new(&task.instance, task.id, app, task.pod, at);
+        let agent: AgentIdx = self.agents.add_task(host, &self.store);
+        let new = Task::new(&task.instance, task.id, app, agent, task.pod, at);
         self.instances.insert(&task.instance, new);
     }
 
@@ -341,6 +423,11 @@ impl Engine {
                 let from = self.find(instance, id).and_then(|task| task.state);
                 let replacement = if from == Some(ActiveState::UnreachableInactive) {
                     None // replaced when it became inactive
+                } else if t == TerminalState::Killed
+                    && !self.health_kills.is_empty()
+                    && self.health_kills.contains_key(id)
+                {
+                    Some(ReplacementReason::Unhealthy) // killed for failing health checks
                 } else {
                     t.replacement_reason()
                 };
@@ -359,6 +446,10 @@ impl Engine {
                     return Step::Unchanged;
                 }
                 let slot = self.apps.get(task.app).slot.unwrap_or(AppSlot::OTHER);
+                let placement = Placement {
+                    agent: self.agents.slot(task.agent),
+                    unhealthy: task.health == Health::Unhealthy,
+                };
                 let old_since = task.since;
                 let was_unreachable = from.is_some_and(ActiveState::is_unreachable);
                 if was_unreachable && !a.is_unreachable() {
@@ -371,10 +462,11 @@ impl Engine {
                     fx.replacement(slot, ReplacementReason::Unreachable);
                 }
                 if from.is_none() && a == ActiveState::Staging {
-                    task.staged_at = Some(at);
+                    task.set_staged(Some(at));
                 }
                 if a == ActiveState::Running {
-                    if let Some(staged) = task.staged_at.take() {
+                    if let Some(staged) = task.staged() {
+                        task.set_staged(None);
                         fx.time_to_running(slot, seconds(at - staged));
                     }
                 }
@@ -382,8 +474,12 @@ impl Engine {
                 task.last_change = task.last_change.max(at);
                 let since = task.since;
                 fx.transition(slot, from, State::Active(a));
-                self.store
-                    .move_task(slot, from.map(|f| (f, old_since)), Some((a, since)));
+                self.store.move_task(
+                    slot,
+                    placement,
+                    from.map(|f| (f, old_since)),
+                    Some((a, since)),
+                );
                 if a == ActiveState::Unreachable && !was_unreachable {
                     self.arm_unreachable(instance, id);
                 }
@@ -417,8 +513,9 @@ impl Engine {
         }
         fx.transition(slot, task.state, State::Terminal(to));
         fx.expunge(slot, reason);
+        let placement = self.placement(&task);
         self.store
-            .move_task(slot, task.state.map(|s| (s, task.since)), None);
+            .move_task(slot, placement, task.state.map(|s| (s, task.since)), None);
         self.forget(instance, task, at);
         Step::Ended
     }
@@ -427,6 +524,7 @@ impl Engine {
     /// the task's end and `now` (a very old end still leaves a tombstone that outlives its repeats).
     fn forget(&mut self, instance: &str, task: Task, at: Millis) {
         self.tasks -= 1;
+        self.agents.remove_task(task.agent, &self.store);
         let app = self.apps.get_mut(task.app);
         app.tasks -= 1;
         let expires = at.max(self.now).saturating_add(self.settings.tombstone_ttl);
@@ -476,6 +574,7 @@ impl Engine {
         if app.strategy != strategy {
             app.strategy = strategy;
             self.rearm_apps(&std::iter::once(idx).collect());
+            self.apps.publish(idx, &self.store);
         }
     }
 

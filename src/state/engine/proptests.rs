@@ -12,7 +12,7 @@ use std::collections::VecDeque;
 
 use super::*;
 use crate::state::Tally;
-use crate::state::types::{Snapshot, SnapshotApp, SnapshotTask, SnapshotTasks};
+use crate::state::types::{DeploymentResult, Snapshot, SnapshotApp, SnapshotTask, SnapshotTasks};
 
 const T0: Millis = 1_602_061_982_771;
 const APPS: [&str; 3] = ["/a", "/b/c", "/d"];
@@ -59,7 +59,17 @@ enum Op {
     /// tasks listed, each with a snapshot state; request time offset (<= 0); apps listed (a bit
     /// per app) and the strategy each lists; whether the pods were listed (else a 404)
     Snapshot(Vec<(u8, usize)>, i64, u8, Option<(i64, i64)>, bool),
+    /// task, timestamp offset
+    HealthKill(u8, i64),
+    /// task, report
+    Health(u8, Option<bool>),
+    /// deployment, apps touched (a bit per app)
+    DeploymentInfo(u8, u8),
+    DeploymentEnd(u8, bool),
 }
+
+/// Agent hosts statuses name (`None`: absent).
+const HOSTS: [Option<&str>; 4] = [None, Some("10.0.0.1"), Some("10.0.0.2"), Some("")];
 
 /// Settings of the random histories: TTLs, retention and delays short enough that histories of a
 /// few dozen inputs pass all of them.
@@ -73,6 +83,7 @@ const HISTORY: Settings = Settings {
     app_retention: 30_000,
     app_limit: 10_000,
     removal_delay: 2_000,
+    agent_limit: 5_000,
 };
 
 fn op() -> impl proptest::strategy::Strategy<Value = Op> {
@@ -87,6 +98,10 @@ fn op() -> impl proptest::strategy::Strategy<Value = Op> {
             .prop_map(|(a, s)| Op::Strategy(a, s.map(|(i, e)| (i, i + e)))),
         1 => (0..APPS.len()).prop_map(Op::AppTerminated),
         1 => (0..APPS.len()).prop_map(Op::UnknownTerminated),
+        1 => (task.clone(), -3_000i64..0).prop_map(|(t, d)| Op::HealthKill(t, d)),
+        1 => (task.clone(), proptest::option::of(any::<bool>())).prop_map(|(t, h)| Op::Health(t, h)),
+        1 => (0u8..3, 0u8..8).prop_map(|(d, a)| Op::DeploymentInfo(d, a)),
+        1 => (0u8..3, any::<bool>()).prop_map(|(d, ok)| Op::DeploymentEnd(d, ok)),
         1 => (
             proptest::collection::vec((task, 0..5usize), 0..8),
             -5_000i64..=0,
@@ -163,6 +178,7 @@ impl World {
                     message,
                     reason: REASONS[*reason],
                     timestamp: self.now + offset,
+                    host: HOSTS[(*task as usize + *reason) % HOSTS.len()],
                 };
                 self.now = self.now.max(self.now + offset);
                 let (input, now) = (Input::Status(update), self.now);
@@ -190,6 +206,8 @@ impl World {
                     app: APPS[*app],
                     strategy: strategy.map(|(i, e)| Strategy::enabled(i, e)),
                     timestamp: self.now,
+                    instances: None,
+                    labels: None,
                 };
                 let now = self.now;
                 run(engine, tally, &mut |e, t| e.apply(&input, now, t));
@@ -205,6 +223,57 @@ impl World {
             Op::UnknownTerminated(app) => {
                 let input = Input::UnknownInstanceTerminated {
                     app: APPS[*app],
+                    timestamp: self.now,
+                };
+                let now = self.now;
+                run(engine, tally, &mut |e, t| e.apply(&input, now, t));
+            }
+            Op::HealthKill(task, offset) => {
+                let (id, instance, app) = ids(*task);
+                let input = Input::HealthKill {
+                    app,
+                    task: TaskRef {
+                        id: &id,
+                        instance: instance.as_str().into(),
+                        pod: is_pod(*task),
+                    },
+                    timestamp: self.now + offset,
+                };
+                let now = self.now;
+                run(engine, tally, &mut |e, t| e.apply(&input, now, t));
+            }
+            Op::Health(task, healthy) => {
+                let (_, instance, _) = ids(*task);
+                let input = Input::Health {
+                    instance: instance.into(),
+                    healthy: *healthy,
+                    timestamp: self.now,
+                };
+                let now = self.now;
+                run(engine, tally, &mut |e, t| e.apply(&input, now, t));
+            }
+            Op::DeploymentInfo(id, apps) => {
+                let input = Input::DeploymentInfo {
+                    id: format!("d{id}").into(),
+                    apps: APPS
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| apps & (1 << i) != 0)
+                        .map(|(_, a)| (*a).into())
+                        .collect(),
+                    timestamp: self.now,
+                };
+                let now = self.now;
+                run(engine, tally, &mut |e, t| e.apply(&input, now, t));
+            }
+            Op::DeploymentEnd(id, ok) => {
+                let input = Input::DeploymentEnd {
+                    id: format!("d{id}").into(),
+                    result: if *ok {
+                        DeploymentResult::Success
+                    } else {
+                        DeploymentResult::Failed
+                    },
                     timestamp: self.now,
                 };
                 let now = self.now;
@@ -230,6 +299,8 @@ impl World {
                         app,
                         state: MesosState::parse(states[*state]).expect("valid"),
                         pod: is_pod(*task),
+                        host: HOSTS[*state % HOSTS.len()].unwrap_or_default(),
+                        health: [None, Some(true), Some(false)][*state % 3],
                     });
                 }
                 let snapshot = Snapshot {
@@ -242,14 +313,19 @@ impl World {
                         .map(|(_, a)| SnapshotApp {
                             id: (*a).into(),
                             strategy: strategy.map(|(i, e)| Strategy::enabled(i, e)),
+                            instances: None,
+                            labels: None,
                         })
                         .collect(),
                     pods: pods.then(|| {
                         vec![SnapshotApp {
                             id: POD.into(),
                             strategy: None,
+                            instances: None,
+                            labels: None,
                         }]
                     }),
+                    deployments: None,
                 };
                 let now = self.now;
                 run(engine, tally, &mut |e, t| {
@@ -288,6 +364,34 @@ fn check_invariants(engine: &Engine, tally: &Tally) -> Result<(), TestCaseError>
         .filter(|(_, t)| t.state.is_some())
         .count();
     prop_assert_eq!(reader.tracked(), tracked as i64);
+    // Every tracked task counts on one agent.
+    let mut on_agents = 0;
+    reader.for_each_agent(|agent| {
+        for n in agent.tasks {
+            assert!(n >= 0, "negative agent gauge in {agent:?}");
+            on_agents += n;
+        }
+    });
+    prop_assert_eq!(
+        on_agents,
+        reader.tracked(),
+        "agent gauges sum to tracked tasks"
+    );
+    let unhealthy = engine
+        .instances
+        .iter()
+        .filter(|(_, t)| t.state.is_some() && t.health == tasks::Health::Unhealthy)
+        .count() as i64;
+    let mut shown_unhealthy = 0;
+    reader.for_each_app(|app| {
+        assert!(app.unhealthy >= 0, "negative unhealthy count in {app:?}");
+        shown_unhealthy += app.unhealthy;
+    });
+    prop_assert_eq!(
+        shown_unhealthy,
+        unhealthy,
+        "unhealthy gauges count unhealthy tracked tasks"
+    );
     // A task in the map has no tombstone (the status path relies on it to skip that lookup).
     let mut id = String::new();
     for (instance, task) in engine.instances.iter() {
@@ -390,6 +494,7 @@ const CHURN: Settings = Settings {
     app_retention: 30_000,
     app_limit: 10_000,
     removal_delay: 2_000,
+    agent_limit: 5_000,
 };
 /// Upper bounds of the strategies the churn gives its apps (and of the default strategy).
 const MAX_INACTIVE: Millis = 10_000;
@@ -487,6 +592,7 @@ impl Churn {
             message: "",
             reason,
             timestamp: self.now,
+            host: None,
         };
         self.engine
             .apply(&Input::Status(update), self.now, &mut self.tally);
@@ -571,6 +677,8 @@ impl Churn {
             app: &id,
             strategy: Some(strategy),
             timestamp: self.now,
+            instances: None,
+            labels: None,
         };
         self.engine.apply(&input, self.now, &mut self.tally);
         self.apps.push(ChurnApp {
@@ -610,6 +718,8 @@ impl Churn {
                     app: &app.id,
                     state,
                     pod: false,
+                    host: "",
+                    health: None,
                 });
             }
         }
@@ -619,6 +729,8 @@ impl Churn {
             .map(|a| SnapshotApp {
                 id: a.id.clone(),
                 strategy: Some(a.strategy),
+                instances: None,
+                labels: None,
             })
             .collect();
         let snapshot = Snapshot {
@@ -626,6 +738,7 @@ impl Churn {
             tasks,
             apps,
             pods: None,
+            deployments: None,
         };
         self.engine
             .apply_snapshot(&snapshot, self.now, &mut self.tally);

@@ -7,11 +7,14 @@ use std::collections::HashSet;
 use foldhash::fast::RandomState;
 
 use super::super::effects::{AppSlot, Effects, Silent};
+use super::super::store::Placement;
 use super::super::types::{
     ActiveState, Correction, ExpungeReason, Millis, Snapshot, SnapshotApp, SnapshotTask, State,
     TaskRef,
 };
+use super::agents::host_label;
 use super::apps::AppIdx;
+use super::tasks::Health;
 use super::timers::TimerKind;
 use super::{Engine, snapshot_target};
 
@@ -23,6 +26,9 @@ impl Engine {
         self.now = self.now.max(now);
         let at = snapshot.requested_at;
         self.snapshot_apps(snapshot, at);
+        if let Some(deployments) = &snapshot.deployments {
+            self.deployments_listed(deployments, at);
+        }
         let seeding = !self.seeded;
         for task in snapshot.tasks.iter() {
             self.snapshot_task(&task, at, seeding, fx);
@@ -91,10 +97,17 @@ impl Engine {
                 entry.listed_app = true;
             }
             entry.delete_at = None;
-            if entry.strategy != app.strategy && entry.strategy_at <= at {
+            if entry.definition_at > at {
+                continue; // an api_post_event newer than the request set the definition
+            }
+            if entry.strategy != app.strategy {
                 entry.strategy = app.strategy;
                 changed.insert(idx);
             }
+            self.set_definition(idx, app.instances, app.labels.as_deref());
+        }
+        for &idx in changed.iter() {
+            self.apps.publish(idx, &self.store);
         }
         listed
     }
@@ -127,6 +140,7 @@ impl Engine {
         if !self.removals.is_empty() {
             self.removals.remove(task.id); // listed again: not missing after all
         }
+        self.set_health(task.instance, task.id, Health::of(task.health));
         if lost.is_some() || last_change > at {
             return; // a pending LOST resolves itself; newer events win
         }
@@ -158,13 +172,19 @@ impl Engine {
             instance: task.instance.into(),
             pod: task.pod,
         };
-        self.ensure_task(&task_ref, idx, at);
-        let Some(t) = self.find_mut(task.instance, task.id) else {
+        self.ensure_task(&task_ref, idx, host_label(Some(task.host)), at);
+        let Some(t) = self.instances.find_mut(task.instance, task.id) else {
             return;
         };
         t.state = Some(state);
         t.since = at;
-        self.store.move_task(slot, None, Some((state, at)));
+        t.health = Health::of(task.health);
+        let placement = Placement {
+            agent: self.agents.slot(t.agent),
+            unhealthy: t.health == Health::Unhealthy,
+        };
+        self.store
+            .move_task(slot, placement, None, Some((state, at)));
         if state.is_unreachable() {
             self.arm_unreachable(task.instance, task.id);
             // The timers apply at this instant too (with inactiveAfter 0 the task is inactive now).
@@ -234,8 +254,9 @@ impl Engine {
         let slot = self.apps.get(task.app).slot.unwrap_or(AppSlot::OTHER);
         fx.correction(Correction::Removed);
         fx.expunge(slot, ExpungeReason::Unobserved);
+        let placement = self.placement(&task);
         self.store
-            .move_task(slot, task.state.map(|s| (s, task.since)), None);
+            .move_task(slot, placement, task.state.map(|s| (s, task.since)), None);
         self.forget(instance, task, at);
     }
 

@@ -9,7 +9,31 @@ use foldhash::fast::RandomState;
 
 use super::super::types::{ActiveState, Millis};
 use super::PendingLost;
+use super::agents::AgentIdx;
 use super::apps::AppIdx;
+
+/// A task's latest health report (RULES.md, Health).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) enum Health {
+    #[default]
+    Unknown,
+    Healthy,
+    Unhealthy,
+}
+
+impl Health {
+    /// `true` healthy, `false` unhealthy, `None` unknown.
+    pub fn of(report: Option<bool>) -> Health {
+        match report {
+            None => Health::Unknown,
+            Some(true) => Health::Healthy,
+            Some(false) => Health::Unhealthy,
+        }
+    }
+}
+
+/// `staged_at` of a task not seen staging (or already running).
+const NOT_STAGED: Millis = Millis::MIN;
 
 /// A task in the map.
 #[derive(Debug)]
@@ -18,23 +42,33 @@ pub(super) struct Task {
     tail: CompactString,
     suffix: bool,
     pub app: AppIdx,
+    /// The agent host it is on.
+    pub agent: AgentIdx,
     /// `None` only for a task first seen as a pending LOST (not tracked yet).
     pub state: Option<ActiveState>,
     pub pod: bool,
+    pub health: Health,
     pub first_seen: Millis,
     /// Timestamp of the last change of state applied (repeats do not move it).
     pub last_change: Millis,
     /// Start of the current unreachable episode; meaningful while unreachable.
     pub since: Millis,
-    /// When the task was first seen staging, until its first running.
-    pub staged_at: Option<Millis>,
+    /// When the task was first seen staging, until its first running (see [`Task::staged`]).
+    staged_at: Millis,
     /// Rare, so kept out of line.
     lost: Option<Box<PendingLost>>,
 }
 
 impl Task {
     /// A task of `instance` with id `id`, first seen at `at`, not tracked yet.
-    pub fn new(instance: &str, id: &str, app: AppIdx, pod: bool, at: Millis) -> Task {
+    pub fn new(
+        instance: &str,
+        id: &str,
+        app: AppIdx,
+        agent: AgentIdx,
+        pod: bool,
+        at: Millis,
+    ) -> Task {
         let (tail, suffix) = match id.strip_prefix(instance) {
             Some(rest) => (rest, true),
             None => (id, false),
@@ -43,12 +77,14 @@ impl Task {
             tail: CompactString::new(tail),
             suffix,
             app,
+            agent,
             state: None,
             pod,
+            health: Health::Unknown,
             first_seen: at,
             last_change: at,
             since: at,
-            staged_at: None,
+            staged_at: NOT_STAGED,
             lost: None,
         }
     }
@@ -76,6 +112,15 @@ impl Task {
         let mut id = String::with_capacity(instance.len() + self.tail.len());
         self.write_id(instance, &mut id);
         id.into_boxed_str()
+    }
+
+    /// When the task was first seen staging, if it has not run since.
+    pub fn staged(&self) -> Option<Millis> {
+        (self.staged_at != NOT_STAGED).then_some(self.staged_at)
+    }
+
+    pub fn set_staged(&mut self, at: Option<Millis>) {
+        self.staged_at = at.unwrap_or(NOT_STAGED);
     }
 
     pub fn lost(&self) -> Option<PendingLost> {
@@ -200,7 +245,7 @@ mod tests {
 
     #[test]
     fn ids_after_their_instance_key_are_kept_short_and_whole_ids_otherwise() {
-        let modern = Task::new(INSTANCE, &format!("{INSTANCE}._app.1"), 0, false, 0);
+        let modern = Task::new(INSTANCE, &format!("{INSTANCE}._app.1"), 0, 0, false, 0);
         assert!(modern.suffix && !modern.tail.is_heap_allocated());
         assert!(modern.is(INSTANCE, &format!("{INSTANCE}._app.1")));
         assert!(!modern.is(INSTANCE, &format!("{INSTANCE}._app.2")));
@@ -208,7 +253,7 @@ mod tests {
 
         let legacy_instance = "prod_web.marathon-2b8f6ac1-0890-11eb-9a3f-0242f5e1c6d2";
         let legacy_id = "prod_web.2b8f6ac1-0890-11eb-9a3f-0242f5e1c6d2";
-        let legacy = Task::new(legacy_instance, legacy_id, 0, false, 0);
+        let legacy = Task::new(legacy_instance, legacy_id, 0, 0, false, 0);
         assert!(!legacy.suffix);
         assert!(legacy.is(legacy_instance, legacy_id));
         assert_eq!(&*legacy.id(legacy_instance), legacy_id);
@@ -222,7 +267,7 @@ mod tests {
             .map(|c| format!("{INSTANCE}.{c}"))
             .collect();
         for id in &ids {
-            map.insert(INSTANCE, Task::new(INSTANCE, id, 1, true, 0));
+            map.insert(INSTANCE, Task::new(INSTANCE, id, 1, 0, true, 0));
         }
         assert_eq!(map.iter().count(), 3);
         assert!(map.find(INSTANCE, &ids[1]).is_some());
@@ -239,7 +284,7 @@ mod tests {
 
     #[test]
     fn a_pending_lost_is_kept_out_of_line() {
-        let mut t = Task::new(INSTANCE, INSTANCE, 0, false, 0);
+        let mut t = Task::new(INSTANCE, INSTANCE, 0, 0, false, 0);
         assert_eq!(t.lost(), None);
         t.set_lost(Some(PendingLost { at: 5, deadline: 9 }));
         assert_eq!(t.lost(), Some(PendingLost { at: 5, deadline: 9 }));

@@ -6,7 +6,9 @@ use std::cmp::Ordering;
 use std::sync::Arc;
 
 use super::super::effects::Effects;
-use super::super::types::{ActiveState, ExpungeReason, Millis, State, TerminalState};
+use super::super::types::{
+    ActiveState, DeploymentResult, ExpungeReason, Millis, State, TerminalState,
+};
 use super::apps::AppIdx;
 use super::{Engine, Step};
 
@@ -31,6 +33,17 @@ pub(super) enum TimerKind {
     /// An app's retention timer (see [`Engine::set_app_deadline`]).
     App {
         idx: AppIdx,
+        at: Millis,
+    },
+    /// A health-check kill's mark expires.
+    HealthKill {
+        task: Box<str>,
+        at: Millis,
+    },
+    /// A counted deployment result is forgotten.
+    DeploymentDone {
+        id: Box<str>,
+        result: DeploymentResult,
         at: Millis,
     },
     /// A task a snapshot did not list is removed now unless an event for it came first.
@@ -109,6 +122,10 @@ impl Engine {
             TimerKind::App { idx, at } => self.retention_due(idx, at, now, fx),
             TimerKind::Removal { instance, task, at } => {
                 self.removal_due(&instance, &task, at, fx);
+            }
+            TimerKind::HealthKill { task, at } => self.health_kill_due(&task, at),
+            TimerKind::DeploymentDone { id, result, at } => {
+                self.deployment_done_due(&id, result, at);
             }
         }
     }
@@ -256,9 +273,10 @@ impl Engine {
             self.set_app_deadline(idx, delete_at);
             return;
         }
-        if self.apps.get(idx).tasks > 0 {
-            // Tasks of the deleted app are still being stopped: look again after another period.
-            let again = now.saturating_add(self.settings.app_retention.max(1));
+        if self.apps.get(idx).tasks > 0 || self.apps.get(idx).deploying > 0 {
+            // Tasks of the deleted app are still being stopped: look again after another period
+            // (from this timer's instant, like every timer).
+            let again = at.saturating_add(self.settings.app_retention.max(1));
             self.set_app_deadline(idx, again);
             return;
         }

@@ -25,6 +25,7 @@ impl H {
             message: "",
             reason: None,
             timestamp: at,
+            host: None,
         };
         self.e.apply(&Input::Status(update), at, &mut self.t);
     }
@@ -46,6 +47,8 @@ impl H {
                     app: POD,
                     state: *state,
                     pod: true,
+                    host: "",
+                    health: None,
                 })
                 .collect(),
             apps: Vec::new(),
@@ -53,8 +56,11 @@ impl H {
                 vec![SnapshotApp {
                     id: POD.into(),
                     strategy: None,
+                    instances: None,
+                    labels: None,
                 }]
             }),
+            deployments: None,
         };
         self.e.apply_snapshot(&snapshot, now, &mut self.t);
     }
@@ -311,6 +317,7 @@ fn a_tombstone_due_by_now_is_dropped_before_a_status_is_checked_against_it() {
         message: "",
         reason: None,
         timestamp: T0 + 15 * MIN - S,
+        host: None,
     };
     h.e.apply(&Input::Status(update.clone()), late, &mut h.t);
     let counted = (h.t.transitions.clone(), h.t.rule_total());

@@ -2,6 +2,7 @@
 //! and tombstones exact are in `drift.rs`.
 
 mod drift;
+mod operators;
 
 use super::*;
 use crate::state::Tally;
@@ -57,6 +58,7 @@ impl H {
             message,
             reason,
             timestamp: at,
+            host: None,
         };
         self.e.apply(&Input::Status(update), at, &mut self.t);
     }
@@ -82,6 +84,8 @@ impl H {
             app,
             strategy,
             timestamp: at,
+            instances: None,
+            labels: None,
         };
         self.e.apply(&input, at, &mut self.t);
     }
@@ -125,6 +129,8 @@ impl H {
                     app: WEB,
                     state: MesosState::parse(state).expect("valid state"),
                     pod: false,
+                    host: "",
+                    health: None,
                 })
                 .collect(),
             apps: apps
@@ -132,9 +138,12 @@ impl H {
                 .map(|(id, strategy)| SnapshotApp {
                     id: (*id).into(),
                     strategy: *strategy,
+                    instances: None,
+                    labels: None,
                 })
                 .collect(),
             pods: None,
+            deployments: None,
         };
         self.e.apply_snapshot(&snapshot, now, &mut self.t);
     }
@@ -262,6 +271,7 @@ fn the_app_label_is_the_events_app_id() {
         message: "",
         reason: None,
         timestamp: T0,
+        host: None,
     };
     h.e.apply(&Input::Status(update), T0, &mut h.t);
     assert_eq!(h.tr("none", "running"), 1);
@@ -462,6 +472,7 @@ fn pod_tasks_use_the_default_strategy_unless_their_listing_names_one() {
             message: "",
             reason: None,
             timestamp: at,
+            host: None,
         };
         h.e.apply(&Input::Status(update), at, &mut h.t);
     };
@@ -479,6 +490,8 @@ fn pod_tasks_use_the_default_strategy_unless_their_listing_names_one() {
         pods: Some(vec![SnapshotApp {
             id: pod.into(),
             strategy: Some(Strategy::DISABLED),
+            instances: None,
+            labels: None,
         }]),
         ..Snapshot::default()
     };
@@ -793,6 +806,7 @@ fn pod_instance_conditions_apply_to_every_task_in_the_required_state() {
             message: "",
             reason: None,
             timestamp: T0,
+            host: None,
         };
         h.e.apply(&Input::Status(update), T0, &mut h.t);
     }
@@ -1088,6 +1102,7 @@ fn the_diff_leaves_pod_tasks_alone() {
         message: "",
         reason: None,
         timestamp: T0 + S,
+        host: None,
     };
     h.e.apply(&Input::Status(update), T0 + S, &mut h.t);
     h.snapshot(T0 + MIN, T0 + MIN, &[], &[]);
