@@ -13,8 +13,9 @@ use marathon_task_exporter::fake_marathon::payload;
 use marathon_task_exporter::metrics::Metrics;
 use marathon_task_exporter::pipeline::{Pipeline, ReplayClock};
 use marathon_task_exporter::state::{
-    Engine, MesosState, Settings, Snapshot, SnapshotApp, SnapshotTask, Strategy,
+    Engine, LabelAllowlist, MesosState, Settings, Snapshot, SnapshotApp, SnapshotTask, Strategy,
 };
+use serde_json::json;
 
 const T0: i64 = 1_602_061_982_771;
 const WEB: &str = "/prod/web";
@@ -31,7 +32,7 @@ fn render() -> String {
         app_limit: 3,
         ..Settings::default()
     };
-    let engine = Engine::new(settings);
+    let engine = Engine::new(settings).with_label_allowlist(LabelAllowlist::parse("team"));
     let now_at_scrape = T0 + 400_000;
     let metrics = Metrics::new(engine.reader(), Arc::new(move || now_at_scrape));
     let mut pipeline = Pipeline::new(engine, metrics.sink(), ReplayClock::new(T0), 1 << 20);
@@ -48,7 +49,7 @@ fn render() -> String {
                 app,
                 state: MesosState::Running,
                 pod: false,
-                host: "",
+                host: "10.0.4.10",
                 health: None,
             })
             .collect(),
@@ -56,8 +57,11 @@ fn render() -> String {
             SnapshotApp {
                 id: WEB.into(),
                 strategy: Some(Strategy::enabled(60_000, 300_000)),
-                instances: None,
-                labels: None,
+                instances: Some(4),
+                labels: Some(vec![
+                    ("team".into(), "payments".into()),
+                    ("owner".into(), "not exported".into()),
+                ]),
             },
             SnapshotApp {
                 id: API.into(),
@@ -84,13 +88,40 @@ fn render() -> String {
         payload::instance_changed(&payload::instance_id(API, 2), API, "Unreachable", at(200)),
         payload::status_update("/c.instance-x._app.1", "/c", "TASK_RUNNING", at(201)),
         payload::status_update("/d.instance-y._app.1", "/d", "TASK_RUNNING", at(202)),
-        payload::api_post_app(WEB, Some((60, 300)), at(340)),
+        with_labels(payload::api_post_app(WEB, Some((60, 300)), at(340))),
+        on_agent(payload::status_update(
+            &web(4),
+            WEB,
+            "TASK_RUNNING",
+            at(341),
+        )),
+        json!({"eventType": "unhealthy_instance_kill_event", "appId": WEB, "taskId": web(4),
+            "instanceId": payload::instance_id(WEB, 4), "host": "10.0.4.11",
+            "timestamp": payload::timestamp(at(342))}),
+        on_agent(payload::status_update(&web(4), WEB, "TASK_KILLED", at(343))),
+        json!({"eventType": "instance_health_changed_event", "instanceId": payload::instance_id(WEB, 3),
+            "runSpecId": WEB, "healthy": false, "timestamp": payload::timestamp(at(344))}),
+        json!({"eventType": "deployment_info", "plan": {"id": "d1", "steps": [{"actions": [
+            {"action": "RestartApplication", "app": WEB}]}]}, "timestamp": payload::timestamp(at(345))}),
+        json!({"eventType": "deployment_success", "id": "d0", "timestamp": payload::timestamp(at(346))}),
     ] {
         bytes.extend(frame(&event));
     }
     bytes.extend(b"event: status_update_event\r\ndata: {not json\r\n\r\n");
     pipeline.feed(&bytes);
     metrics.render()
+}
+
+/// The app definition with a label the allowlist takes and one it leaves out.
+fn with_labels(mut event: serde_json::Value) -> serde_json::Value {
+    event["appDefinition"]["labels"] = json!({"team": "payments", "owner": "not exported"});
+    event
+}
+
+/// The status on agent host 10.0.4.11.
+fn on_agent(mut event: serde_json::Value) -> serde_json::Value {
+    event["host"] = "10.0.4.11".into();
+    event
 }
 
 fn golden_path() -> PathBuf {
@@ -163,6 +194,39 @@ fn golden_counts_follow_the_rules() {
         1.0
     );
     assert_eq!(v("marathon_exporter_tracked_tasks"), 5.0);
+    // Killed for failing its health checks: counted, and replaced as unhealthy.
+    assert_eq!(
+        v(r#"marathon_task_health_kills_total{app="/prod/web"}"#),
+        1.0
+    );
+    assert_eq!(
+        v(r#"marathon_task_replacements_total{app="/prod/web",reason="unhealthy"}"#),
+        1.0
+    );
+    assert_eq!(v(r#"marathon_app_unhealthy_tasks{app="/prod/web"}"#), 1.0);
+    assert_eq!(v(r#"marathon_app_deployment_active{app="/prod/web"}"#), 1.0);
+    assert_eq!(v(r#"marathon_app_deployment_active{app="/prod/api"}"#), 0.0);
+    assert_eq!(v(r#"marathon_deployments_total{result="success"}"#), 1.0);
+    // Listed with 4 instances, then an api_post_event at 340 s names 1: the later one wins.
+    assert_eq!(v(r#"marathon_app_instances{app="/prod/web"}"#), 1.0);
+    assert_eq!(
+        v(r#"marathon_app_labels{app="/prod/web",label_team="payments"}"#),
+        1.0
+    );
+    assert_eq!(
+        v(
+            r#"marathon_app_unreachable_strategy_seconds{app="/prod/web",threshold="expunge_after"}"#
+        ),
+        300.0
+    );
+    // Every tracked task is on the agent of its latest status; one whose only task ended has none.
+    let on_agents: f64 = samples
+        .iter()
+        .filter(|(series, _)| series.starts_with("marathon_agent_tasks{"))
+        .map(|(_, value)| value)
+        .sum();
+    assert_eq!(on_agents, 5.0);
+    assert!(!samples.keys().any(|s| s.contains("10.0.4.11")));
 }
 
 /// `promtool`, from PATH or `$PROMTOOL`.

@@ -11,16 +11,31 @@ use super::fields::{AppFields, Fault, Obj, Text, first_token, json_position};
 use super::ids::{parse_instance_id, parse_task_id};
 use super::scan;
 use super::time::parse_timestamp;
-use crate::state::{Condition, Input, InstanceChanged, MesosState, Millis, Status, StatusUpdate};
+use std::borrow::Cow;
+
+use crate::state::{
+    Condition, DeploymentResult, Input, InstanceChanged, MesosState, Millis, Status, StatusUpdate,
+    TaskRef,
+};
 
 /// The event types the stream subscribes to with `event_type=` (in this order).
-pub const SUBSCRIBED: [&str; 6] = [
+pub const SUBSCRIBED: [&str; 16] = [
     "status_update_event",
     "instance_changed_event",
     "unknown_instance_terminated_event",
     "app_terminated_event",
     "api_post_event",
     "event_stream_attached",
+    "unhealthy_instance_kill_event",
+    "unhealthy_task_kill_event",
+    "instance_health_changed_event",
+    "health_status_changed_event",
+    "deployment_info",
+    "deployment_success",
+    "deployment_failed",
+    "pod_created_event",
+    "pod_updated_event",
+    "pod_deleted_event",
 ];
 
 /// Why a payload cannot be used. The text never quotes the payload.
@@ -147,6 +162,13 @@ impl EventKind {
                 | EventKind::UnknownInstanceTerminated
                 | EventKind::AppTerminated
                 | EventKind::ApiPost
+                | EventKind::UnhealthyInstanceKill
+                | EventKind::UnhealthyTaskKill
+                | EventKind::InstanceHealthChanged
+                | EventKind::HealthStatusChanged
+                | EventKind::DeploymentInfo
+                | EventKind::DeploymentSuccess
+                | EventKind::DeploymentFailed
         )
     }
 }
@@ -176,6 +198,8 @@ struct Fields<'a> {
     condition: Text<'a>,
     #[serde(default, borrow, rename = "appDefinition")]
     app_definition: Obj<AppFields<'a>>,
+    #[serde(default, borrow)]
+    host: Text<'a>,
 }
 
 /// The string fields of an event, in the order of [`scan::KEYS`].
@@ -191,6 +215,7 @@ enum Field {
     InstanceId,
     RunSpecId,
     Condition,
+    Host,
 }
 
 impl Field {
@@ -206,6 +231,7 @@ impl Field {
         Field::InstanceId,
         Field::RunSpecId,
         Field::Condition,
+        Field::Host,
     ];
 }
 
@@ -222,8 +248,56 @@ impl<'a> Fields<'a> {
             Field::InstanceId => &self.instance_id,
             Field::RunSpecId => &self.run_spec_id,
             Field::Condition => &self.condition,
+            Field::Host => &self.host,
         }
     }
+}
+
+/// The fields of the health events: the instance (or, up to 1.3, the task) and the report.
+#[derive(Debug, Default, Deserialize)]
+struct HealthFields<'a> {
+    #[serde(default, borrow, rename = "instanceId")]
+    instance_id: Text<'a>,
+    #[serde(default, borrow, rename = "taskId")]
+    task_id: Text<'a>,
+    /// `instance_health_changed_event`: `true`, `false` or `null` (unknown).
+    #[serde(default)]
+    healthy: Option<bool>,
+    /// `health_status_changed_event`.
+    #[serde(default)]
+    alive: Option<bool>,
+}
+
+/// The fields of the deployment events: `plan` (its id and the apps and pods its steps act on),
+/// and the `id` of `deployment_success` / `deployment_failed`.
+#[derive(Debug, Default, Deserialize)]
+struct DeploymentFields {
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    plan: Option<Plan>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct Plan {
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    steps: Vec<Step>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct Step {
+    #[serde(default)]
+    actions: Vec<Action>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct Action {
+    #[serde(default)]
+    app: Option<String>,
+    #[serde(default)]
+    pod: Option<String>,
 }
 
 /// Where an event's fields were read: by the fast scan (strings borrowed from the payload, null
@@ -257,6 +331,8 @@ impl<'a> Source<'a> {
 pub struct RawEvent<'a> {
     kind: EventKind,
     fields: Source<'a>,
+    /// The payload, for the rare types whose fields are not strings (health, deployments).
+    data: &'a [u8],
 }
 
 /// Decodes one SSE `data` payload. Fails when it is not a JSON object, is not valid JSON (duplicate
@@ -274,7 +350,7 @@ pub fn decode(data: &[u8]) -> Result<RawEvent<'_>, DecodeError> {
         Ok(Some(event_type)) => EventKind::parse(event_type),
         _ => return Err(DecodeError::NoEventType),
     };
-    Ok(RawEvent { kind, fields })
+    Ok(RawEvent { kind, fields, data })
 }
 
 impl<'a> RawEvent<'a> {
@@ -338,8 +414,86 @@ impl<'a> RawEvent<'a> {
                         .map_err(|e| DecodeError::field(e, "appDefinition.id"))?
                         .ok_or(DecodeError::Missing("appDefinition.id"))?,
                     strategy,
-                    instances: None,
-                    labels: None,
+                    instances: app.instances.0,
+                    labels: app.labels.0.as_ref().map(|labels| {
+                        labels
+                            .iter()
+                            .map(|(k, v)| (Cow::Borrowed(k.as_str()), Cow::Borrowed(v.as_str())))
+                            .collect()
+                    }),
+                    timestamp: self.event_time(fallback)?,
+                }
+            }
+            EventKind::UnhealthyInstanceKill | EventKind::UnhealthyTaskKill => {
+                let task_id = self.required(Field::TaskId, "taskId")?;
+                // The kill is counted for its app even when the task id is of no form the
+                // exporter knows (Marathon's docs show one); such a task is never tracked.
+                let task = parse_task_id(task_id).unwrap_or(TaskRef {
+                    id: task_id,
+                    instance: Cow::Borrowed(task_id),
+                    pod: false,
+                });
+                Input::HealthKill {
+                    app: self.required(Field::AppId, "appId")?,
+                    task,
+                    timestamp: self.event_time(fallback)?,
+                }
+            }
+            EventKind::InstanceHealthChanged | EventKind::HealthStatusChanged => {
+                let health: HealthFields<'_> = serde_json::from_slice(self.data)?;
+                let instance = match (health.instance_id.get(), health.task_id.get()) {
+                    (Ok(Some(id)), _) => {
+                        parse_instance_id(id).ok_or(DecodeError::Invalid("instanceId"))?
+                    }
+                    (Ok(None), Ok(Some(id))) => {
+                        parse_task_id(id)
+                            .ok_or(DecodeError::Invalid("taskId"))?
+                            .instance
+                    }
+                    (Err(e), _) => return Err(DecodeError::field(e, "instanceId")),
+                    (_, Err(e)) => return Err(DecodeError::field(e, "taskId")),
+                    (Ok(None), Ok(None)) => return Err(DecodeError::Missing("instanceId")),
+                };
+                let healthy = match self.kind {
+                    EventKind::InstanceHealthChanged => health.healthy,
+                    _ => Some(health.alive.ok_or(DecodeError::Missing("alive"))?),
+                };
+                Input::Health {
+                    instance: Cow::Owned(instance.into_owned()),
+                    healthy,
+                    timestamp: self.event_time(fallback)?,
+                }
+            }
+            EventKind::DeploymentInfo => {
+                let event: DeploymentFields = serde_json::from_slice(self.data)?;
+                let plan = event.plan.ok_or(DecodeError::Missing("plan"))?;
+                let mut apps: Vec<Cow<'_, str>> = Vec::new();
+                for action in plan.steps.iter().flat_map(|s| &s.actions) {
+                    for id in [&action.app, &action.pod].into_iter().flatten() {
+                        if !apps.iter().any(|a| a == id) {
+                            apps.push(Cow::Owned(id.clone()));
+                        }
+                    }
+                }
+                Input::DeploymentInfo {
+                    id: Cow::Owned(plan.id.ok_or(DecodeError::Missing("plan.id"))?),
+                    apps,
+                    timestamp: self.event_time(fallback)?,
+                }
+            }
+            EventKind::DeploymentSuccess | EventKind::DeploymentFailed => {
+                let event: DeploymentFields = serde_json::from_slice(self.data)?;
+                let id = event
+                    .id
+                    .or_else(|| event.plan.and_then(|p| p.id))
+                    .ok_or(DecodeError::Missing("id"))?;
+                Input::DeploymentEnd {
+                    id: Cow::Owned(id),
+                    result: if self.kind == EventKind::DeploymentSuccess {
+                        DeploymentResult::Success
+                    } else {
+                        DeploymentResult::Failed
+                    },
                     timestamp: self.event_time(fallback)?,
                 }
             }
@@ -358,7 +512,7 @@ impl<'a> RawEvent<'a> {
             status: MesosState::parse(status).map_or(Status::Other(status), Status::Known),
             message: self.optional(Field::Message, "message")?.unwrap_or(""),
             reason: self.optional(Field::Reason, "reason")?,
-            host: None,
+            host: self.optional(Field::Host, "host")?,
             timestamp: self.event_time(fallback)?,
         })
     }
@@ -486,7 +640,7 @@ mod tests {
             message: "",
             reason: None,
             timestamp: 1_602_061_982_771,
-            host: None,
+            host: Some("10.0.3.17"),
         };
         assert_eq!(raw.input(0).unwrap(), Some(Input::Status(want)));
     }
@@ -668,10 +822,146 @@ mod tests {
             app: "/prod/web",
             strategy: Some(Strategy::enabled(0, 0)),
             timestamp: 1_602_061_964_330,
-            instances: None,
-            labels: None,
+            instances: Some(2),
+            labels: Some(Vec::new()),
         };
         assert_input(&data, Some(want));
+    }
+
+    #[test]
+    fn api_post_event_reads_instances_and_labels_leniently() {
+        let post = |def: &str| format!(r#"{{"eventType":"api_post_event","appDefinition":{def}}}"#);
+        let read = |def: &str| {
+            with_input(post(def).as_bytes(), |got| match got {
+                Ok(Some(Input::AppDefinition {
+                    instances, labels, ..
+                })) => (
+                    instances,
+                    labels.map(|l| {
+                        l.into_iter()
+                            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                            .collect::<Vec<_>>()
+                    }),
+                ),
+                other => panic!("{other:?}"),
+            })
+        };
+        let (instances, labels) =
+            read(r#"{"id":"/a","instances":3,"labels":{"team":"pay","n":1,"tier":"web"}}"#);
+        assert_eq!(instances, Some(3));
+        let mut labels = labels.expect("labels read");
+        labels.sort();
+        assert_eq!(
+            labels,
+            [("team".into(), "pay".into()), ("tier".into(), "web".into())],
+            "non-string values are left out"
+        );
+        assert_eq!(
+            read(r#"{"id":"/a","instances":-1,"labels":"x"}"#),
+            (None, None)
+        );
+        assert_eq!(read(r#"{"id":"/a"}"#), (None, None));
+    }
+
+    #[test]
+    fn health_check_kills_name_their_app_and_task() {
+        for path in [
+            "events/unhealthy_instance_kill_event.json",
+            "events/variants/unhealthy_instance_kill_event.event-bus-md.json",
+        ] {
+            with_input(&fixture(path), |got| match got {
+                Ok(Some(Input::HealthKill { app, task, .. })) => {
+                    assert!(app.starts_with('/'), "{path}: {app}");
+                    assert!(!task.id.is_empty(), "{path}");
+                }
+                other => panic!("{path}: {other:?}"),
+            });
+        }
+        let legacy = r#"{"eventType":"unhealthy_task_kill_event","appId":"/a","taskId":"a.4d9f0e0e-0890-11eb-9a3f-0242f5e1c6d2","timestamp":"2020-10-07T10:04:41.529Z"}"#;
+        with_input(legacy.as_bytes(), |got| {
+            assert!(
+                matches!(got, Ok(Some(Input::HealthKill { app: "/a", .. }))),
+                "{got:?}"
+            );
+        });
+    }
+
+    #[test]
+    fn health_events_report_their_instance() {
+        for (path, healthy) in [
+            ("events/instance_health_changed_event.json", Some(true)),
+            ("events/health_status_changed_event.json", Some(true)),
+            (
+                "events/variants/instance_health_changed_event.changelog-1.4.json",
+                Some(true),
+            ),
+        ] {
+            with_input(&fixture(path), |got| match got {
+                Ok(Some(Input::Health {
+                    instance,
+                    healthy: h,
+                    ..
+                })) => {
+                    assert!(
+                        instance.contains(".instance-") || instance.contains(".marathon-"),
+                        "{path}: {instance}"
+                    );
+                    assert_eq!(h, healthy, "{path}");
+                }
+                other => panic!("{path}: {other:?}"),
+            });
+        }
+        let unknown = r#"{"eventType":"instance_health_changed_event","instanceId":"a.instance-5c1e8b07-0890-11eb-9a3f-0242f5e1c6d2","healthy":null}"#;
+        with_input(unknown.as_bytes(), |got| {
+            assert!(
+                matches!(got, Ok(Some(Input::Health { healthy: None, .. }))),
+                "{got:?}"
+            );
+        });
+        let by_task = r#"{"eventType":"health_status_changed_event","taskId":"a.instance-5c1e8b07-0890-11eb-9a3f-0242f5e1c6d2._app.2","alive":false}"#;
+        with_input(by_task.as_bytes(), |got| match got {
+            Ok(Some(Input::Health {
+                instance, healthy, ..
+            })) => {
+                assert_eq!(instance, "a.instance-5c1e8b07-0890-11eb-9a3f-0242f5e1c6d2");
+                assert_eq!(healthy, Some(false));
+            }
+            other => panic!("{other:?}"),
+        });
+        let no_report = r#"{"eventType":"health_status_changed_event","instanceId":"a.instance-5c1e8b07-0890-11eb-9a3f-0242f5e1c6d2"}"#;
+        assert_eq!(error(no_report).to_string(), "missing field alive");
+    }
+
+    #[test]
+    fn deployment_events_name_their_id_and_the_apps_their_plan_touches() {
+        with_input(&fixture("events/deployment_info.json"), |got| match got {
+            Ok(Some(Input::DeploymentInfo { id, apps, .. })) => {
+                assert_eq!(id, "9f0e8c2a-3b1d-4e5f-a6b7-c8d9e0f1a2b3");
+                assert_eq!(apps, ["/prod/web"]);
+            }
+            other => panic!("{other:?}"),
+        });
+        for (path, result) in [
+            ("events/deployment_success.json", DeploymentResult::Success),
+            ("events/deployment_failed.json", DeploymentResult::Failed),
+        ] {
+            with_input(&fixture(path), |got| match got {
+                Ok(Some(Input::DeploymentEnd { id, result: r, .. })) => {
+                    assert_eq!(id, "9f0e8c2a-3b1d-4e5f-a6b7-c8d9e0f1a2b3");
+                    assert_eq!(r, result);
+                }
+                other => panic!("{path}: {other:?}"),
+            });
+        }
+        let pods = r#"{"eventType":"deployment_info","plan":{"id":"d","steps":[{"actions":[{"action":"StartPod","pod":"/p"},{"action":"ScaleApplication","app":"/a"}]},{"actions":[{"action":"StartPod","pod":"/p"}]}]}}"#;
+        with_input(pods.as_bytes(), |got| match got {
+            Ok(Some(Input::DeploymentInfo { apps, .. })) => assert_eq!(apps, ["/p", "/a"]),
+            other => panic!("{other:?}"),
+        });
+        assert_eq!(
+            error(r#"{"eventType":"deployment_info"}"#).to_string(),
+            "missing field plan"
+        );
     }
 
     #[test]

@@ -286,13 +286,48 @@ impl<'de, T: Deserialize<'de>> Visitor<'de> for ObjVisitor<T> {
     other_containers!(@seq Obj::Other);
 }
 
-/// The two fields of an app definition the exporter uses (`/v2/apps` entries, `api_post_event.appDefinition`).
+/// The fields of an app definition the exporter uses (`/v2/apps` entries, `api_post_event.appDefinition`).
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 pub(crate) struct AppFields<'a> {
     #[serde(default, borrow)]
     pub(crate) id: Text<'a>,
     #[serde(default, rename = "unreachableStrategy")]
     pub(crate) unreachable_strategy: StrategyField,
+    #[serde(default)]
+    pub(crate) instances: CountField,
+    #[serde(default)]
+    pub(crate) labels: LabelsField,
+}
+
+/// A whole, non-negative number that fits in 32 bits; anything else (or nothing) reads as `None`:
+/// a desired count the exporter cannot read is unknown, not an error.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct CountField(pub(crate) Option<u32>);
+
+impl<'de> Deserialize<'de> for CountField {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let value = serde_json::Value::deserialize(d)?;
+        Ok(CountField(
+            value.as_u64().and_then(|n| u32::try_from(n).ok()),
+        ))
+    }
+}
+
+/// Marathon labels: an object of strings. Members that are not strings are left out; anything but
+/// an object reads as `None` (unknown).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct LabelsField(pub(crate) Option<Vec<(String, String)>>);
+
+impl<'de> Deserialize<'de> for LabelsField {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let value = serde_json::Value::deserialize(d)?;
+        Ok(LabelsField(value.as_object().map(|members| {
+            members
+                .iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+                .collect()
+        })))
+    }
 }
 
 /// A serde_json error reduced to what may be shown: its category and position, never payload text.

@@ -100,7 +100,7 @@ mod tests {
                 None => other += 1,
             }
         }
-        assert_eq!((events, bodies, other), (71, 13, 8));
+        assert_eq!((events, bodies, other), (74, 13, 8));
         let missing: Vec<_> = EventKind::ALL
             .into_iter()
             .filter(|k| !kinds.contains(k))

@@ -14,7 +14,7 @@
 use wide::u8x16;
 
 /// The keys the exporter reads, in the order of [`Scanned::fields`].
-pub(crate) const KEYS: [&str; 10] = [
+pub(crate) const KEYS: [&str; 11] = [
     "eventType",
     "timestamp",
     "taskId",
@@ -25,6 +25,7 @@ pub(crate) const KEYS: [&str; 10] = [
     "instanceId",
     "runSpecId",
     "condition",
+    "host",
 ];
 
 /// The position of a wanted key in [`KEYS`].
@@ -33,13 +34,13 @@ fn key_index(key: &[u8]) -> Option<usize> {
 }
 
 /// [`key_index`] of the key `data[start..end]`, comparing its bytes as one integer: every wanted
-/// key is 5 to 10 bytes, and a key is followed in the payload by at least `":x}`, so sixteen
+/// key is 4 to 10 bytes, and a key is followed in the payload by at least `":x}`, so sixteen
 /// bytes can almost always be read from its start (near the end, the plain comparison is used).
 /// Masked to the key's length, the integer equals a wanted key's only for that key: no JSON
 /// key holds a NUL byte, which is what the mask leaves.
 fn key_index_at(data: &[u8], start: usize, end: usize) -> Option<usize> {
     let len = end - start;
-    if !(5..=10).contains(&len) {
+    if !(4..=10).contains(&len) {
         return None;
     }
     let Some(word) = data.get(start..start + 16) else {
@@ -112,7 +113,7 @@ pub(crate) fn scan(data: &[u8]) -> Option<Scanned<'_>> {
                         _ => return None,
                     });
                 }
-                // A field the lenient decoder reads as an object: leave it to serde.
+                // Fields the lenient decoder reads as objects: leave them to serde.
                 None if key == b"appDefinition" => return None,
                 None => s.value(0)?,
             }

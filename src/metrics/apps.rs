@@ -34,6 +34,8 @@ const UNREACHABLE_DURATION_HELP: &str =
     "Time tasks spent unreachable, observed when the episode ends.";
 pub const TIME_TO_RUNNING: &str = "marathon_task_time_to_running_seconds";
 const TIME_TO_RUNNING_HELP: &str = "Time from a task's first staging to its first running.";
+pub const HEALTH_KILLS: &str = "marathon_task_health_kills_total";
+const HEALTH_KILLS_HELP: &str = "Tasks Marathon killed for failing their health checks, by app.";
 pub const UNKNOWN_TERMINATIONS: &str = "marathon_task_unknown_terminations_total";
 const UNKNOWN_TERMINATIONS_HELP: &str =
     "Instances Marathon no longer knew that were terminated (unknown_instance_terminated_event).";
@@ -83,6 +85,7 @@ pub struct AppCounters {
     unreachable_duration: Histogram<{ UNREACHABLE_BUCKETS.len() + 1 }>,
     time_to_running: Histogram<{ TIME_TO_RUNNING_BUCKETS.len() + 1 }>,
     unknown_terminations: AtomicU64,
+    health_kills: AtomicU64,
 }
 
 fn zeros<const N: usize>() -> [AtomicU64; N] {
@@ -105,6 +108,7 @@ impl AppCounters {
             unreachable_duration: Histogram::new(),
             time_to_running: Histogram::new(),
             unknown_terminations: AtomicU64::new(0),
+            health_kills: AtomicU64::new(0),
         }
     }
 
@@ -130,6 +134,9 @@ impl AppCounters {
     }
     pub fn unknown_termination(&self) {
         bump(&self.unknown_terminations);
+    }
+    pub fn health_kill(&self) {
+        bump(&self.health_kills);
     }
 }
 
@@ -182,6 +189,9 @@ impl AppFamilies {
             true,
             |a| &a.expunges,
         );
+        single(out, HEALTH_KILLS, HEALTH_KILLS_HELP, &apps, |a| {
+            &a.health_kills
+        });
         counters(
             out,
             REPLACEMENTS,
@@ -211,24 +221,13 @@ impl AppFamilies {
             |a| a.time_to_running.snapshot(),
         );
         transitions(out, &apps);
-        let any = apps
-            .iter()
-            .any(|a| a.unknown_terminations.load(Ordering::Relaxed) > 0);
-        if any {
-            text::header(
-                out,
-                UNKNOWN_TERMINATIONS,
-                UNKNOWN_TERMINATIONS_HELP,
-                "counter",
-            );
-            for a in &apps {
-                let n = a.unknown_terminations.load(Ordering::Relaxed);
-                if n > 0 {
-                    text::open(out, UNKNOWN_TERMINATIONS, &a.escaped);
-                    text::close_int(out, n);
-                }
-            }
-        }
+        single(
+            out,
+            UNKNOWN_TERMINATIONS,
+            UNKNOWN_TERMINATIONS_HELP,
+            &apps,
+            |a| &a.unknown_terminations,
+        );
         histogram(
             out,
             UNREACHABLE_DURATION,
@@ -301,6 +300,24 @@ fn counters<const N: usize>(
             text::label(out, label, value);
             text::close_int(out, n);
         }
+    }
+}
+
+/// A counter family with only the `app` label; every known app has its series from 0.
+fn single(
+    out: &mut String,
+    name: &str,
+    help: &str,
+    apps: &[Arc<AppCounters>],
+    cell: impl Fn(&AppCounters) -> &AtomicU64,
+) {
+    if apps.is_empty() {
+        return;
+    }
+    text::header(out, name, help, "counter");
+    for a in apps {
+        text::open(out, name, &a.escaped);
+        text::close_int(out, cell(a).load(Ordering::Relaxed));
     }
 }
 

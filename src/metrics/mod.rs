@@ -21,7 +21,7 @@ pub use self::gauges::ScrapeGauges;
 pub use self::sink::Sink;
 
 use crate::marathon::events::SUBSCRIBED;
-use crate::state::{Correction, EventError, Millis, StoreReader};
+use crate::state::{Correction, DeploymentResult, EventError, Millis, StoreReader};
 
 /// Buckets of `marathon_task_unreachable_duration_seconds`: a second to a day.
 pub const UNREACHABLE_BUCKETS: [f64; 14] = [
@@ -54,6 +54,8 @@ pub struct SelfMetrics {
     pub resyncs_failure: IntCounter,
     /// Per [`Correction`], in the order of `Correction::ALL`.
     corrections: [IntCounter; 3],
+    /// Per [`DeploymentResult`], in the order of `DeploymentResult::ALL`.
+    deployments: [IntCounter; 2],
     pub leader_changes: IntCounter,
     /// Every decoded event, all types together: what benchmarks and tests wait on.
     decoded: Arc<AtomicU64>,
@@ -71,6 +73,10 @@ impl SelfMetrics {
             .position(|k| *k == kind)
             .expect("every kind listed");
         &self.errors[i]
+    }
+
+    pub fn deployment(&self, result: DeploymentResult) -> &IntCounter {
+        &self.deployments[result as usize]
     }
 
     pub fn correction(&self, kind: Correction) -> &IntCounter {
@@ -200,6 +206,12 @@ impl Metrics {
             "Differences a resync found between Marathon and the exporter's map, by kind.",
             &["kind"],
         );
+        let deployments = counter_vec(
+            r,
+            "marathon_deployments_total",
+            "Marathon deployments that ended, by result.",
+            &["result"],
+        );
         let exporter = SelfMetrics {
             stream_up,
             connects_success: connects.with_label_values(&["success"]),
@@ -214,6 +226,7 @@ impl Metrics {
             resyncs_success: resyncs.with_label_values(&["success"]),
             resyncs_failure: resyncs.with_label_values(&["failure"]),
             corrections: Correction::ALL.map(|k| corrections.with_label_values(&[k.label()])),
+            deployments: DeploymentResult::ALL.map(|r| deployments.with_label_values(&[r.label()])),
             leader_changes: single(
                 "marathon_exporter_leader_changes_total",
                 "Times the Marathon leader the stream is connected to changed.",

@@ -8,8 +8,8 @@ use prometheus::IntCounter;
 use super::apps::{AppCounters, AppFamilies};
 use super::{ApplyLock, SelfMetrics};
 use crate::state::{
-    ActiveState, AppSlot, Correction, Effects, EventError, ExpungeReason, MesosState,
-    ReplacementReason, State, from_index,
+    ActiveState, AppSlot, Correction, DeploymentResult, Effects, EventError, ExpungeReason,
+    MesosState, ReplacementReason, State, from_index,
 };
 
 /// Counts effects into the families. One per writer.
@@ -138,5 +138,13 @@ impl Effects for Sink {
 
     fn correction(&mut self, kind: Correction) {
         self.exporter.correction(kind).inc();
+    }
+
+    fn health_kill(&mut self, slot: AppSlot) {
+        self.slot(slot).health_kill();
+    }
+
+    fn deployment(&mut self, result: DeploymentResult) {
+        self.exporter.deployment(result).inc();
     }
 }

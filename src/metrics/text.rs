@@ -42,6 +42,16 @@ pub fn open(out: &mut String, name: &str, app: &str) {
     out.push('"');
 }
 
+/// Starts a sample whose first label is `label`: `name{label="<escaped value>"`.
+pub fn open_with(out: &mut String, name: &str, label: &str, escaped: &str) {
+    out.push_str(name);
+    out.push('{');
+    out.push_str(label);
+    out.push_str("=\"");
+    out.push_str(escaped);
+    out.push('"');
+}
+
 /// Adds `,label="value"` (the value needs no escaping: it is one of the exporter's own words).
 pub fn label(out: &mut String, label: &str, value: &str) {
     out.push(',');
