@@ -275,8 +275,12 @@ impl Engine {
         }
         if self.apps.get(idx).tasks > 0 || self.apps.get(idx).deploying > 0 {
             // Tasks of the deleted app are still being stopped: look again after another period
-            // (from this timer's instant, like every timer).
-            let again = at.saturating_add(self.settings.app_retention.max(1));
+            // from this timer's instant, like every timer. Nothing but another timer can end
+            // them meanwhile, so a look before the next timer due would find the same: skip to it.
+            let next = self.timers.peek().map_or(now, |t| t.at.min(now));
+            let again = at
+                .saturating_add(self.settings.app_retention.max(1))
+                .max(next);
             self.set_app_deadline(idx, again);
             return;
         }
