@@ -892,6 +892,8 @@ mod tests {
             "STREAM_MAX_EVENT_BYTES",
             "STREAM_BACKOFF_MAX",
             "RESYNC_INTERVAL",
+            "RESYNC_REMOVAL_DELAY",
+            "RESYNC_MAX_BYTES",
             "UNREACHABLE_DEFAULT_INACTIVE_AFTER",
             "UNREACHABLE_DEFAULT_EXPUNGE_AFTER",
             "LOST_RESOLVE_TIMEOUT",
