@@ -1,6 +1,7 @@
 //! The process's reading of Marathon's clock: the pure [`MarathonClock`] fed with the local
-//! monotonic and wall clocks, shared by the writer (which observes events through a [`LiveClock`])
-//! and readers.
+//! monotonic and wall clocks, shared by the writer (which observes events through a [`LiveClock`]),
+//! the stream (which hands it the first response's `Date`) and readers (scrapes, and the resync,
+//! which stamps snapshots on the connection clock).
 
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -42,6 +43,25 @@ impl SharedClock {
     /// A copy of the clock as it is now.
     pub fn load(&self) -> MarathonClock {
         *self.lock()
+    }
+
+    /// A response from Marathon said `Date: date` (ms since the epoch) just now; the first one
+    /// before any event sets where `now` starts.
+    pub fn response_date(&self, date: Millis) {
+        let local = self.local();
+        self.lock().response_date(date, local);
+    }
+
+    /// Stream connection `id` is the one whose events are observed from now on.
+    pub fn connected(&self, id: u64) {
+        self.lock().connected(id);
+    }
+
+    /// The connection clock of connection `id` now: `None` until the writer has observed its first
+    /// event (see [`MarathonClock::connection_now`]).
+    pub fn connection_now(&self, id: u64) -> Option<Millis> {
+        let local = self.local();
+        self.lock().connection_now(id, local)
     }
 
     /// Takes in what a copy (see [`SharedClock::load`]) has seen.
@@ -89,6 +109,13 @@ impl LiveClock {
 
     pub fn observe(&mut self, timestamp: Millis) {
         self.clock.observe(timestamp, self.local);
+    }
+
+    /// The stream opened connection `id`: its events feed the connection clock from now on.
+    /// Called between units of work, so the shared clock is updated at once.
+    pub fn connected(&mut self, id: u64) {
+        self.shared.connected(id);
+        self.clock.connected(id);
     }
 
     pub fn now(&mut self) -> Millis {

@@ -1,57 +1,63 @@
-//! I/O: takes snapshots of `/v2/tasks` and `/v2/apps` after every (re)connect and every
-//! `--resync.interval`, stamped with the Marathon-clock moment they were requested, and hands them
-//! to the writer. It never touches the map itself.
+//! I/O: takes snapshots of `/v2/tasks`, `/v2/apps` and `/v2/pods/::status` after every
+//! (re)connect and every `--resync.interval`, from the Marathon the event stream reads and only
+//! while a connection is up, stamped on that connection's clock (RULES.md, Time and Snapshot), and
+//! hands them to the writer with the connection they were taken for. It never touches the map.
+
+pub mod fetch;
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use reqwest::header::ACCEPT;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, interval_at, sleep};
 use tokio_util::sync::CancellationToken;
 
-use crate::client::{MarathonClient, SNAPSHOT_TIMEOUT, endpoint, origin};
+pub use self::fetch::{Bodies, ResyncError, fetch_bodies};
+use crate::client::MarathonClient;
 use crate::clock::SharedClock;
+use crate::connection::{Connection, Watcher};
 use crate::health::Readiness;
-use crate::marathon::api::{parse_apps, parse_tasks};
 use crate::metrics::SelfMetrics;
-use crate::state::Snapshot;
+use crate::state::{Millis, Snapshot};
 use crate::stream::Backoff;
 
-/// Why a snapshot could not be taken; names no credential.
-#[derive(Debug, thiserror::Error)]
-pub enum ResyncError {
-    #[error("HTTP {status} from {url}")]
-    Status { status: u16, url: String },
-    #[error("{url}: {reason}")]
-    Transport { url: String, reason: String },
-    #[error("{url}: {reason}")]
-    Body { url: String, reason: String },
-    #[error("{0}")]
-    Client(#[from] crate::client::ClientError),
+/// A snapshot and the stream connection it was taken for: the writer applies it only while that
+/// connection is the current one.
+#[derive(Debug)]
+pub struct Taken {
+    pub connection: u64,
+    pub snapshot: Snapshot,
 }
 
 pub struct Resync {
     pub client: Arc<MarathonClient>,
     pub clock: Arc<SharedClock>,
+    /// The stream's current connection.
+    pub connection: Watcher,
     pub interval: Duration,
     pub backoff_max: Duration,
+    /// `--resync.max-bytes`: the largest body read.
+    pub max_bytes: usize,
     pub metrics: SelfMetrics,
     pub readiness: Arc<Readiness>,
 }
 
 impl Resync {
-    /// Runs until `cancel`: a snapshot per trigger and per interval, retried with backoff.
+    /// Runs until `cancel`: a snapshot per trigger and per interval, each retried with backoff
+    /// until one is taken whole from the current connection's leader.
     pub async fn run(
         self,
         mut trigger: mpsc::Receiver<()>,
-        tx: mpsc::Sender<Snapshot>,
+        tx: mpsc::Sender<Taken>,
         cancel: CancellationToken,
     ) {
         let period = self.interval.max(Duration::from_secs(1));
         let mut ticker = interval_at(Instant::now() + period, period);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut failing = false;
+        // The reason of the last failure logged: a condition is logged when it starts or changes.
+        let mut failing: Option<String> = None;
         loop {
             tokio::select! {
                 _ = cancel.cancelled() => return,
@@ -60,29 +66,43 @@ impl Resync {
             }
             let mut backoff = Backoff::new(self.backoff_max);
             loop {
+                let Some(connection) = self.connected(&cancel).await else {
+                    return;
+                };
+                let mut watch = self.connection.clone();
                 let result = tokio::select! {
                     _ = cancel.cancelled() => return,
-                    r = self.snapshot() => r,
+                    r = self.snapshot(&connection) => r,
+                    _ = replaced(&mut watch, connection.id) => Err(ResyncError::Overtaken),
                 };
-                match result {
+                let current = self.connection.borrow().as_ref().map(|c| c.id);
+                match result.and_then(|s| {
+                    (current == Some(connection.id))
+                        .then_some(s)
+                        .ok_or(ResyncError::Overtaken)
+                }) {
                     Ok(snapshot) => {
                         self.metrics.resyncs_success.inc();
-                        if failing {
+                        if failing.take().is_some() {
                             tracing::info!("snapshots of Marathon work again");
-                            failing = false;
                         }
-                        if tx.send(snapshot).await.is_err() {
+                        let taken = Taken {
+                            connection: connection.id,
+                            snapshot,
+                        };
+                        if tx.send(taken).await.is_err() {
                             return;
                         }
                         break;
                     }
                     Err(error) => {
                         self.metrics.resyncs_failure.inc();
-                        if !failing {
-                            tracing::warn!(error = %error, "cannot take a snapshot of Marathon; retrying with backoff");
-                            failing = true;
+                        let message = error.to_string();
+                        if failing.as_ref() != Some(&message) {
+                            tracing::warn!(error = %message, "cannot take a snapshot of Marathon; retrying with backoff");
+                            failing = Some(message.clone());
                         }
-                        self.readiness.set_problem(Some(error.to_string()));
+                        self.readiness.set_problem(Some(message));
                         tokio::select! {
                             _ = cancel.cancelled() => return,
                             _ = sleep(backoff.next_delay(fastrand::f64())) => {}
@@ -94,70 +114,48 @@ impl Resync {
         }
     }
 
-    /// One snapshot from the first configured instance that answers (a standby proxies to the leader).
-    pub async fn snapshot(&self) -> Result<Snapshot, ResyncError> {
-        let requested_at = self.clock.now();
-        let mut last = None;
-        for base in self.client.urls() {
-            match self.snapshot_from(base, requested_at).await {
-                Ok(snapshot) => return Ok(snapshot),
-                Err(e) => last = Some(e),
-            }
+    /// The current connection, once there is one; `None` on shutdown.
+    async fn connected(&self, cancel: &CancellationToken) -> Option<Connection> {
+        let mut watch = self.connection.clone();
+        tokio::select! {
+            _ = cancel.cancelled() => None,
+            c = watch.wait_for(Option::is_some) => c.ok().and_then(|c| (*c).clone()),
         }
-        Err(last.expect("at least one configured URL"))
     }
 
-    async fn snapshot_from(
-        &self,
-        base: &url::Url,
-        requested_at: i64,
-    ) -> Result<Snapshot, ResyncError> {
-        let tasks = self.fetch(&endpoint(base, "v2/tasks")).await?;
-        let apps = self.fetch(&endpoint(base, "v2/apps")).await?;
-        let tasks = parse_tasks(&tasks).map_err(|e| ResyncError::Body {
-            url: format!("{}/v2/tasks", origin(base)),
-            reason: e.to_string(),
-        })?;
-        if tasks.skipped > 0 {
-            tracing::debug!(
-                skipped = tasks.skipped,
-                "tasks in /v2/tasks that could not be used"
-            );
-        }
-        let apps = parse_apps(&apps).map_err(|e| ResyncError::Body {
-            url: format!("{}/v2/apps", origin(base)),
-            reason: e.to_string(),
-        })?;
-        Ok(Snapshot {
-            requested_at,
-            tasks: tasks.tasks,
-            apps,
-            pods: None,
-        })
+    /// One snapshot for `connection`, from its Marathon, stamped on its connection clock.
+    pub async fn snapshot(&self, connection: &Connection) -> Result<Snapshot, ResyncError> {
+        let requested_at = self.requested_at(connection);
+        let bodies = fetch_bodies(&self.client, connection, self.max_bytes).await?;
+        let snapshot = bodies.parse(requested_at, &connection.base)?;
+        tracing::debug!(
+            tasks = snapshot.tasks.len(),
+            apps = snapshot.apps.len(),
+            pods = snapshot.pods.as_ref().map(Vec::len),
+            "snapshot taken"
+        );
+        Ok(snapshot)
     }
 
-    async fn fetch(&self, url: &url::Url) -> Result<bytes::Bytes, ResyncError> {
-        let shown = format!("{}{}", origin(url), url.path());
-        let response = self
-            .client
-            .get(url, true)?
-            .header(ACCEPT, "application/json")
-            .timeout(SNAPSHOT_TIMEOUT)
-            .send()
-            .await
-            .map_err(|e| ResyncError::Transport {
-                url: shown.clone(),
-                reason: e.without_url().to_string(),
-            })?;
-        if !response.status().is_success() {
-            return Err(ResyncError::Status {
-                status: response.status().as_u16(),
-                url: shown,
-            });
-        }
-        response.bytes().await.map_err(|e| ResyncError::Transport {
-            url: shown,
-            reason: e.without_url().to_string(),
-        })
+    /// Now on `connection`'s clock: its latest event's timestamp plus the time since, or before
+    /// its first event its answer's `Date` plus the time since. An answer without `Date` (never
+    /// Marathon's) leaves the engine's clock.
+    pub fn requested_at(&self, connection: &Connection) -> Millis {
+        self.clock
+            .connection_now(connection.id)
+            .or_else(|| connection.date_now())
+            .unwrap_or_else(|| self.clock.now())
+    }
+}
+
+/// Completes once the current connection is no longer `id`.
+async fn replaced(watch: &mut Watcher, id: u64) {
+    let changed = watch
+        .wait_for(|c| c.as_ref().map(|c| c.id) != Some(id))
+        .await
+        .is_ok();
+    if !changed {
+        // The stream is gone: shutdown ends the resync.
+        std::future::pending::<()>().await;
     }
 }
