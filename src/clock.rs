@@ -129,3 +129,39 @@ pub fn wall_millis() -> Millis {
         Millis::try_from(d.as_millis()).unwrap_or(Millis::MAX)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_answers_date_sets_where_now_starts() {
+        let clock = SharedClock::new();
+        assert!(
+            clock.now() >= wall_millis() - 1_000,
+            "the wall clock before any answer"
+        );
+        clock.response_date(1_000_000);
+        let now = clock.now();
+        assert!((1_000_000..1_010_000).contains(&now), "{now}");
+    }
+
+    #[test]
+    fn the_writers_copy_feeds_the_connection_clock_when_merged() {
+        let shared = Arc::new(SharedClock::new());
+        let mut live = LiveClock::new(Arc::clone(&shared));
+        live.connected(7);
+        assert_eq!(shared.connection_now(7), None);
+        live.begin();
+        live.observe(2_000_000);
+        assert_eq!(
+            shared.connection_now(7),
+            None,
+            "not before the chunk is done"
+        );
+        live.end();
+        let at = shared.connection_now(7).expect("merged");
+        assert!((2_000_000..2_010_000).contains(&at), "{at}");
+        assert_eq!(shared.connection_now(6), None);
+    }
+}

@@ -13,10 +13,10 @@ use super::StreamMsg;
 use crate::metrics::SelfMetrics;
 
 /// Stream bytes that may wait for the writer. The message bound alone lets 1024 coalesced chunks
-/// of up to 256 KiB queue (256 MiB). 32 MiB is several seconds of the fastest stream measured
-/// (about 0.5 KiB per event at 10,000 events/s is 5 MiB/s), four times the largest event accepted
-/// by default (`--stream.max-event-bytes` 8 MiB), and small beside the map of a large cluster;
-/// past it the reader waits, and Marathon's own buffer of 1024 events per consumer takes the rest.
+/// of up to 256 KiB queue (256 MiB). 32 MiB still holds about 65,000 typical events (a
+/// `status_update_event` is about 500 bytes), several seconds of a very busy Marathon, and four
+/// times the largest event accepted by default (`--stream.max-event-bytes` 8 MiB); past it the
+/// reader waits, and Marathon's own buffer of 1024 events per consumer takes up the rest.
 pub const STREAM_CHANNEL_BYTES: usize = 32 << 20;
 
 /// Bytes as read from the socket, holding their share of the byte budget until the writer is
