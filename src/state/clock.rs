@@ -12,10 +12,10 @@ pub struct MarathonClock {
     /// Before any event: `start - local` for the local wall clock, or for the `Date` of the first
     /// response from Marathon once there is one.
     start_offset: Millis,
-    /// Whether Marathon has told the time yet (a response's `Date`, or an event). Until then `now`
-    /// is the host's wall clock, which may run ahead of Marathon's: what it handed out does not hold
-    /// `now` up once Marathon's own clock is known.
-    marathon: bool,
+    /// Whether `start_offset` came from a response's `Date`. Until then `now` is the host's wall
+    /// clock, which may run ahead of Marathon's: what it handed out does not hold `now` up once
+    /// Marathon's `Date` is known (nothing was decided on it: no event came before any response).
+    dated: bool,
     /// The largest `timestamp - local` over the events observed.
     event_offset: Option<Millis>,
     /// The last `now` handed out (on the current source: the wall clock, then Marathon's).
@@ -31,7 +31,7 @@ impl MarathonClock {
     pub fn new(wall_now: Millis, local: Millis) -> Self {
         MarathonClock {
             start_offset: wall_now.saturating_sub(local),
-            marathon: false,
+            dated: false,
             event_offset: None,
             floor: Millis::MIN,
             connection: 0,
@@ -40,28 +40,21 @@ impl MarathonClock {
     }
 
     /// A response from Marathon carried `Date: date` at local time `local`. Only the first one
-    /// before any event counts: from then on `now` starts from Marathon's clock, not the host's.
+    /// before any event counts: from then on `now` starts from Marathon's clock, not the host's,
+    /// even where the host's clock ran ahead.
     pub fn response_date(&mut self, date: Millis, local: Millis) {
-        if !self.marathon {
+        if !self.dated && self.event_offset.is_none() {
             self.start_offset = date.saturating_sub(local);
-            self.marathon_told_the_time();
+            self.dated = true;
+            self.floor = Millis::MIN;
         }
     }
 
     /// An event stamped `timestamp` arrived at local monotonic time `local`.
     pub fn observe(&mut self, timestamp: Millis, local: Millis) {
-        if !self.marathon {
-            self.marathon_told_the_time();
-        }
         let offset = timestamp.saturating_sub(local);
         self.event_offset = Some(self.event_offset.map_or(offset, |o| o.max(offset)));
         self.connection_offset = Some(self.connection_offset.map_or(offset, |o| o.max(offset)));
-    }
-
-    /// Marathon's clock is known: what the wall clock gave no longer holds `now` up.
-    fn marathon_told_the_time(&mut self) {
-        self.marathon = true;
-        self.floor = Millis::MIN;
     }
 
     /// The events observed from now on come from stream connection `id` (larger than any before).
@@ -87,10 +80,10 @@ impl MarathonClock {
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),
         };
-        match (self.marathon, other.marathon) {
+        match (self.dated, other.dated) {
             (false, true) => {
                 self.start_offset = other.start_offset;
-                self.marathon = true;
+                self.dated = true;
                 self.floor = other.floor;
             }
             (true, false) => {} // the copy still read the wall clock: its floor does not count
@@ -107,8 +100,8 @@ impl MarathonClock {
         }
     }
 
-    /// The current time on Marathon's clock; never less than any earlier answer since Marathon
-    /// first told the time.
+    /// The current time on Marathon's clock; never less than any earlier answer since the first
+    /// response's `Date` (or, without one, ever).
     pub fn now(&mut self, local: Millis) -> Millis {
         let offset = self.event_offset.unwrap_or(self.start_offset);
         self.floor = self.floor.max(offset.saturating_add(local));
@@ -186,11 +179,12 @@ mod tests {
     }
 
     #[test]
-    fn the_first_event_replaces_a_wall_clock_that_runs_ahead() {
+    fn without_a_date_never_goes_backwards_when_events_lag_the_wall_clock() {
+        // A replay, or a server that sends no `Date`: rules may have run on the wall clock.
         let mut c = MarathonClock::new(9_000_000, 0);
         assert_eq!(c.now(0), 9_000_000);
         c.observe(5_000_000, 10);
-        assert_eq!(c.now(20), 5_000_010, "fresh events must not look stale");
+        assert_eq!(c.now(20), 9_000_000);
         c.observe(9_500_000, 30);
         assert_eq!(c.now(30), 9_500_000);
     }
