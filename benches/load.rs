@@ -611,8 +611,11 @@ async fn respond(
     content_type: &str,
     body: &[u8],
 ) -> io::Result<()> {
+    // A leader names itself on every answer; the exporter takes snapshots only from the stream's.
+    let local = socket.local_addr()?;
     let head = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\
+         X-Marathon-Leader: http://{local}\r\nConnection: close\r\n\r\n",
         body.len()
     );
     socket.write_all(head.as_bytes()).await?;

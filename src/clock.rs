@@ -1,6 +1,7 @@
 //! The process's reading of Marathon's clock: the pure [`MarathonClock`] fed with the local
-//! monotonic and wall clocks, shared by the writer (which observes events through a [`LiveClock`])
-//! and readers.
+//! monotonic and wall clocks, shared by the writer (which observes events through a [`LiveClock`]),
+//! the stream (which hands it the first response's `Date`) and readers (scrapes, and the resync,
+//! which stamps snapshots on the connection clock).
 
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -42,6 +43,25 @@ impl SharedClock {
     /// A copy of the clock as it is now.
     pub fn load(&self) -> MarathonClock {
         *self.lock()
+    }
+
+    /// A response from Marathon said `Date: date` (ms since the epoch) just now; the first one
+    /// before any event sets where `now` starts.
+    pub fn response_date(&self, date: Millis) {
+        let local = self.local();
+        self.lock().response_date(date, local);
+    }
+
+    /// Stream connection `id` is the one whose events are observed from now on.
+    pub fn connected(&self, id: u64) {
+        self.lock().connected(id);
+    }
+
+    /// The connection clock of connection `id` now: `None` until the writer has observed its first
+    /// event (see [`MarathonClock::connection_now`]).
+    pub fn connection_now(&self, id: u64) -> Option<Millis> {
+        let local = self.local();
+        self.lock().connection_now(id, local)
     }
 
     /// Takes in what a copy (see [`SharedClock::load`]) has seen.
@@ -91,6 +111,13 @@ impl LiveClock {
         self.clock.observe(timestamp, self.local);
     }
 
+    /// The stream opened connection `id`: its events feed the connection clock from now on.
+    /// Called between units of work, so the shared clock is updated at once.
+    pub fn connected(&mut self, id: u64) {
+        self.shared.connected(id);
+        self.clock.connected(id);
+    }
+
     pub fn now(&mut self) -> Millis {
         self.clock.now(self.local)
     }
@@ -101,4 +128,40 @@ pub fn wall_millis() -> Millis {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| {
         Millis::try_from(d.as_millis()).unwrap_or(Millis::MAX)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_answers_date_sets_where_now_starts() {
+        let clock = SharedClock::new();
+        assert!(
+            clock.now() >= wall_millis() - 1_000,
+            "the wall clock before any answer"
+        );
+        clock.response_date(1_000_000);
+        let now = clock.now();
+        assert!((1_000_000..1_010_000).contains(&now), "{now}");
+    }
+
+    #[test]
+    fn the_writers_copy_feeds_the_connection_clock_when_merged() {
+        let shared = Arc::new(SharedClock::new());
+        let mut live = LiveClock::new(Arc::clone(&shared));
+        live.connected(7);
+        assert_eq!(shared.connection_now(7), None);
+        live.begin();
+        live.observe(2_000_000);
+        assert_eq!(
+            shared.connection_now(7),
+            None,
+            "not before the chunk is done"
+        );
+        live.end();
+        let at = shared.connection_now(7).expect("merged");
+        assert!((2_000_000..2_010_000).contains(&at), "{at}");
+        assert_eq!(shared.connection_now(6), None);
+    }
 }

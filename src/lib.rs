@@ -7,11 +7,16 @@
 //! - [`state`]: the rules engine (RULES.md): states, transitions, timers, LOST, snapshot diffs,
 //!   and the store scrapes read. Pure: no I/O, `now` passed in.
 //! - [`sse`]: incremental SSE decoder for Jetty's framing. Pure.
-//! - [`marathon`]: Marathon's wire formats: events, `/v2/tasks`, `/v2/apps`, ids, timestamps. Pure.
+//! - [`marathon`]: Marathon's wire formats: events, `/v2/tasks`, `/v2/apps`, `/v2/pods/::status`,
+//!   ids, timestamps. Pure.
 //! - [`pipeline`]: bytes → frames → events → rules, shared by the live writer and replays.
 //! - [`client`]: HTTP to Marathon: TLS, credentials, URLs.
-//! - [`stream`]: I/O: the event stream, leader redirects, reconnects.
-//! - [`resync`]: I/O: snapshots of `/v2/tasks` and `/v2/apps`.
+//! - [`stream`]: I/O: the event stream, leader redirects, reconnects; the channel to the writer,
+//!   bounded in messages and bytes.
+//! - [`connection`]: the stream's current connection as published to the resync, and the leader
+//!   check of snapshot answers.
+//! - [`resync`]: I/O: snapshots of `/v2/tasks`, `/v2/apps` and `/v2/pods/::status` from the stream's
+//!   leader, size-bounded, stamped on the connection clock.
 //! - [`writer`]: the single task that owns the map.
 //! - [`metrics`]: every family declared once; per-app counters kept as atomics and written straight
 //!   to text; per-app gauges computed at scrape time.
@@ -31,6 +36,7 @@
 pub mod client;
 pub mod clock;
 pub mod config;
+pub mod connection;
 pub mod demo;
 pub mod fake_marathon;
 pub mod health;
@@ -65,7 +71,8 @@ use crate::metrics::Metrics;
 use crate::pipeline::Pipeline;
 use crate::state::{Engine, Millis, Settings, Strategy};
 
-/// Chunks read from the stream that may wait for the writer (each is one socket read).
+/// Chunks read from the stream that may wait for the writer (each is one or more socket reads,
+/// coalesced); their bytes are bounded too, by [`stream::STREAM_CHANNEL_BYTES`].
 pub const STREAM_CHANNEL: usize = 1024;
 
 /// Why the exporter could not start.
@@ -172,9 +179,10 @@ impl Exporter {
         let metrics = Metrics::new(engine.reader(), Arc::new(move || now_clock.now()));
         let readiness = Arc::new(Readiness::new());
         let cancel = CancellationToken::new();
-        let (stream_tx, stream_rx) = tokio::sync::mpsc::channel(STREAM_CHANNEL);
+        let (stream_tx, stream_rx) = stream::channel(STREAM_CHANNEL, stream::STREAM_CHANNEL_BYTES);
         let (snapshot_tx, snapshot_rx) = tokio::sync::mpsc::channel(1);
         let (trigger_tx, trigger_rx) = tokio::sync::mpsc::channel(1);
+        let (connection_tx, connection_rx) = tokio::sync::watch::channel(None);
 
         let pipeline = Pipeline::new(
             engine,
@@ -183,20 +191,26 @@ impl Exporter {
             config.max_event_bytes,
         );
         let mut tasks = Vec::new();
+        let inputs = writer::Inputs {
+            stream: stream_rx,
+            snapshots: snapshot_rx,
+            resync: trigger_tx.clone(),
+        };
         tasks.push(tokio::spawn(writer::run_recorded(
             pipeline,
-            stream_rx,
-            snapshot_rx,
+            inputs,
             Arc::clone(&readiness),
             cancel.clone(),
             options.recorder,
         )));
         let stream = stream::Stream {
             client: Arc::clone(&client),
+            clock: Arc::clone(&clock),
             idle_timeout: config.idle_timeout,
             backoff_max: config.backoff_max,
             metrics: metrics.exporter.clone(),
             readiness: Arc::clone(&readiness),
+            connection: connection_tx,
         };
         tasks.push(tokio::spawn(stream.run(
             stream_tx,
@@ -206,8 +220,10 @@ impl Exporter {
         let resync = resync::Resync {
             client,
             clock,
+            connection: connection_rx,
             interval: config.resync_interval,
             backoff_max: config.backoff_max,
+            max_bytes: config.max_snapshot_bytes,
             metrics: metrics.exporter.clone(),
             readiness: Arc::clone(&readiness),
         };

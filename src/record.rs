@@ -1,29 +1,28 @@
 //! `record --output FILE`: a Marathon's event stream and snapshots written to a recording (see
 //! [`crate::recording`]) for `replay`. It connects the way the exporter does (the same flags,
-//! credentials, TLS, `event_type` filter and leader redirects), stores every chunk as read with its
-//! local time, and takes a snapshot of `/v2/tasks` and `/v2/apps` after every (re)connect and every
-//! `--resync.interval`, stamped with Marathon's clock as read from the events so far.
+//! credentials, TLS, `event_type` filter and leader redirects: [`crate::stream::connect`]), stores
+//! every chunk as read with its local time, and after every (re)connect and every
+//! `--resync.interval` takes a snapshot of `/v2/tasks`, `/v2/apps` and `/v2/pods/::status` the way
+//! the exporter does ([`crate::resync::fetch_bodies`]: from the stream's leader, size-bounded),
+//! stamped on the connection clock as read from the recorded events.
 
 use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use reqwest::header::{ACCEPT, CONTENT_TYPE, LOCATION};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::time::{sleep, timeout};
 use tokio_util::sync::CancellationToken;
-use url::Url;
 
-use crate::client::{MarathonClient, SNAPSHOT_TIMEOUT, endpoint, origin};
+use crate::client::{MarathonClient, origin};
 use crate::config::{Config, RecordArgs};
-use crate::marathon::events::{SUBSCRIBED, decode};
+use crate::connection::{Connection, Publisher, Watcher, base_of};
+use crate::marathon::events::decode;
 use crate::recording::RecordingWriter;
+use crate::resync::{Bodies, fetch_bodies};
 use crate::sse::{Decoder, Frame};
 use crate::state::{MarathonClock, Millis};
-use crate::stream::Backoff;
-
-/// Redirects followed for one connection (a standby names the leader: one is normal).
-const MAX_REDIRECTS: usize = 5;
+use crate::stream::{Backoff, connect};
 
 /// The recording and Marathon's clock as the recorded events tell it, shared by the stream and
 /// snapshot loops.
@@ -52,6 +51,21 @@ impl Shared {
     fn counts(&self) -> MutexGuard<'_, Counts> {
         self.counts.lock().unwrap_or_else(|p| p.into_inner())
     }
+
+    /// Local time of the recording, ms.
+    fn local(&self) -> Millis {
+        self.writer().local()
+    }
+
+    /// Now on `connection`'s clock (see [`crate::resync::Resync::requested_at`]).
+    fn requested_at(&self, connection: &Connection) -> Millis {
+        let local = self.local();
+        let mut clock = self.clock();
+        clock
+            .connection_now(connection.id, local)
+            .or_else(|| connection.date_now())
+            .unwrap_or_else(|| clock.now(local))
+    }
 }
 
 /// Records until `shutdown` completes or `--duration` passes; the file then ends with its end record.
@@ -73,20 +87,20 @@ pub async fn run(
     tracing::info!(marathon = %source, output = %args.output.display(), "recording; stop with ctrl-c");
     let cancel = CancellationToken::new();
     let (trigger_tx, trigger_rx) = mpsc::channel(1);
+    let (publisher, watcher) = watch::channel(None);
     let stream = tokio::spawn(stream_loop(
         Arc::clone(&client),
         Arc::clone(&shared),
-        config.idle_timeout,
-        config.backoff_max,
-        config.max_event_bytes,
+        &config,
+        publisher,
         trigger_tx,
         cancel.clone(),
     ));
     let snapshots = tokio::spawn(snapshot_loop(
         client,
         Arc::clone(&shared),
-        config.resync_interval,
-        config.backoff_max,
+        &config,
+        watcher,
         trigger_rx,
         cancel.clone(),
     ));
@@ -115,65 +129,87 @@ pub async fn run(
     Ok(())
 }
 
-/// Connects, records chunks until the stream ends, reconnects with backoff.
-async fn stream_loop(
+/// Connects, records chunks until the stream ends, reconnects with backoff. Publishes the
+/// connection it reads from, for the snapshots.
+fn stream_loop(
     client: Arc<MarathonClient>,
     shared: Arc<Shared>,
-    idle_timeout: Duration,
-    backoff_max: Duration,
-    max_event_bytes: usize,
+    config: &Config,
+    publisher: Publisher,
     snapshot: mpsc::Sender<()>,
     cancel: CancellationToken,
-) {
-    let mut backoff = Backoff::new(backoff_max);
-    let mut attempt = 0usize;
-    while !cancel.is_cancelled() {
-        let base = &client.urls()[attempt % client.urls().len()];
-        let connected = tokio::select! {
-            _ = cancel.cancelled() => return,
-            r = connect(&client, base) => r,
+) -> impl Future<Output = ()> + use<> {
+    let (idle_timeout, max_event_bytes) = (config.idle_timeout, config.max_event_bytes);
+    let mut backoff = Backoff::new(config.backoff_max);
+    async move {
+        let mut attempt = 0usize;
+        let mut connections = 0u64;
+        let dated = Arc::clone(&shared);
+        let on_date = move |date| {
+            let local = dated.local();
+            dated.clock().response_date(date, local);
         };
-        match connected {
-            Ok((mut response, leader)) => {
-                tracing::info!(%leader, "event stream connected");
-                shared.writer().connected(&leader);
-                let _ = snapshot.try_send(());
-                let mut decoder = Decoder::new(max_event_bytes);
-                let started = tokio::time::Instant::now();
-                loop {
-                    let chunk = tokio::select! {
-                        _ = cancel.cancelled() => return,
-                        r = timeout(idle_timeout, response.chunk()) => r,
-                    };
-                    match chunk {
-                        Ok(Ok(Some(bytes))) => record_chunk(&shared, &mut decoder, &bytes),
-                        Ok(Ok(None)) => {
-                            tracing::warn!("Marathon closed the event stream; reconnecting");
-                            break;
-                        }
-                        Ok(Err(error)) => {
-                            tracing::warn!(error = %error.without_url(), "event stream failed; reconnecting");
-                            break;
-                        }
-                        Err(_) => {
-                            tracing::warn!(?idle_timeout, "event stream silent; reconnecting");
-                            break;
+        while !cancel.is_cancelled() {
+            let base = &client.urls()[attempt % client.urls().len()];
+            let connected = tokio::select! {
+                _ = cancel.cancelled() => return,
+                r = connect::open(&client, base, idle_timeout, &on_date) => r,
+            };
+            match connected {
+                Ok(opened) => {
+                    connections += 1;
+                    let leader = opened.leader_name();
+                    tracing::info!(%leader, "event stream connected");
+                    shared.writer().connected(&leader);
+                    shared.clock().connected(connections);
+                    publisher.send_replace(Some(Connection {
+                        id: connections,
+                        base: base_of(&opened.url),
+                        leader: opened.leader,
+                        with_auth: opened.with_auth,
+                        date: opened.date,
+                        received: opened.received,
+                    }));
+                    let _ = snapshot.try_send(());
+                    let mut response = opened.response;
+                    let mut decoder = Decoder::new(max_event_bytes);
+                    let started = tokio::time::Instant::now();
+                    loop {
+                        let chunk = tokio::select! {
+                            _ = cancel.cancelled() => return,
+                            r = timeout(idle_timeout, response.chunk()) => r,
+                        };
+                        match chunk {
+                            Ok(Ok(Some(bytes))) => record_chunk(&shared, &mut decoder, &bytes),
+                            Ok(Ok(None)) => {
+                                tracing::warn!("Marathon closed the event stream; reconnecting");
+                                break;
+                            }
+                            Ok(Err(error)) => {
+                                tracing::warn!(error = %error.without_url(), "event stream failed; reconnecting");
+                                break;
+                            }
+                            Err(_) => {
+                                tracing::warn!(?idle_timeout, "event stream silent; reconnecting");
+                                break;
+                            }
                         }
                     }
+                    publisher.send_replace(None);
+                    shared.writer().disconnected();
+                    if started.elapsed() >= crate::stream::BACKOFF_RESET_AFTER {
+                        backoff.reset();
+                    }
                 }
-                shared.writer().disconnected();
-                if started.elapsed() >= crate::stream::BACKOFF_RESET_AFTER {
-                    backoff.reset();
+                Err(error) => {
+                    attempt += 1;
+                    tracing::warn!(%error, "cannot open Marathon's event stream; retrying with backoff");
                 }
             }
-            Err(error) => {
-                attempt += 1;
-                tracing::warn!(%error, "cannot open Marathon's event stream; retrying with backoff");
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = sleep(backoff.next_delay(fastrand::f64())) => {}
             }
-        }
-        tokio::select! {
-            _ = cancel.cancelled() => return,
-            _ = sleep(backoff.next_delay(fastrand::f64())) => {}
         }
     }
 }
@@ -200,149 +236,71 @@ fn record_chunk(shared: &Shared, decoder: &mut Decoder, bytes: &[u8]) {
     });
 }
 
-/// Opens `/v2/events` at `base`, following redirects; returns the response and the leader's name.
-async fn connect(
-    client: &MarathonClient,
-    base: &Url,
-) -> Result<(reqwest::Response, String), String> {
-    let mut url = endpoint(base, "v2/events");
-    {
-        let mut query = url.query_pairs_mut();
-        for event_type in SUBSCRIBED {
-            query.append_pair("event_type", event_type);
-        }
-    }
-    let mut with_auth = true;
-    for _ in 0..=MAX_REDIRECTS {
-        let response = client
-            .get(&url, with_auth)
-            .map_err(|e| e.to_string())?
-            .header(ACCEPT, "text/event-stream")
-            .send()
-            .await
-            .map_err(|e| format!("{}: {}", origin(&url), e.without_url()))?;
-        let status = response.status();
-        if status.is_redirection() {
-            let next = response
-                .headers()
-                .get(LOCATION)
-                .and_then(|l| l.to_str().ok())
-                .and_then(|l| url.join(l).ok())
-                .ok_or_else(|| {
-                    format!(
-                        "HTTP {status} without a usable Location from {}",
-                        origin(&url)
-                    )
-                })?;
-            // Credentials go to configured hosts and to the leader a configured host names.
-            with_auth = with_auth && client.is_configured_host(&url);
-            url = next;
-            let _ = url.set_username("");
-            let _ = url.set_password(None);
-            continue;
-        }
-        if !status.is_success() {
-            return Err(format!("HTTP {} from {}", status.as_u16(), origin(&url)));
-        }
-        let is_stream = response
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.trim_start().starts_with("text/event-stream"));
-        if !is_stream {
-            return Err(format!(
-                "{} answered 200 without text/event-stream",
-                origin(&url)
-            ));
-        }
-        let leader = response
-            .headers()
-            .get("x-marathon-leader")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| Url::parse(v).ok())
-            .map_or_else(|| origin(&url), |u| origin(&u));
-        return Ok((response, leader));
-    }
-    Err(format!("too many redirects from {}", origin(base)))
-}
-
-/// A snapshot per trigger (each connect) and per `interval`, retried with backoff.
-async fn snapshot_loop(
+/// A snapshot per trigger (each connect) and per `interval`, retried with backoff, each taken from
+/// the current connection's leader and written only if that connection is still the current one.
+fn snapshot_loop(
     client: Arc<MarathonClient>,
     shared: Arc<Shared>,
-    interval: Duration,
-    backoff_max: Duration,
+    config: &Config,
+    watcher: Watcher,
     mut trigger: mpsc::Receiver<()>,
     cancel: CancellationToken,
-) {
-    let period = interval.max(Duration::from_secs(1));
-    loop {
-        tokio::select! {
-            _ = cancel.cancelled() => return,
-            t = trigger.recv() => if t.is_none() { return },
-            _ = sleep(period) => {}
-        }
-        let mut backoff = Backoff::new(backoff_max);
+) -> impl Future<Output = ()> + use<> {
+    let period = config.resync_interval.max(Duration::from_secs(1));
+    let (backoff_max, max_bytes) = (config.backoff_max, config.max_snapshot_bytes);
+    async move {
         loop {
-            let requested_at: Millis = {
-                let local = shared.writer().local();
-                shared.clock().now(local)
-            };
-            let taken = tokio::select! {
+            tokio::select! {
                 _ = cancel.cancelled() => return,
-                r = take_snapshot(&client) => r,
-            };
-            match taken {
-                Ok((tasks, apps)) => {
-                    shared.writer().snapshot(requested_at, &tasks, &apps);
-                    shared.counts().snapshots += 1;
-                    break;
-                }
-                Err(error) => {
-                    tracing::warn!(%error, "cannot take a snapshot of Marathon; retrying with backoff");
-                    tokio::select! {
-                        _ = cancel.cancelled() => return,
-                        _ = sleep(backoff.next_delay(fastrand::f64())) => {}
+                t = trigger.recv() => if t.is_none() { return },
+                _ = sleep(period) => {}
+            }
+            let mut backoff = Backoff::new(backoff_max);
+            loop {
+                let mut current = watcher.clone();
+                let connection = tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    c = current.wait_for(Option::is_some) => match c {
+                        Ok(c) => (*c).clone(),
+                        Err(_) => return,
+                    },
+                };
+                let Some(connection) = connection else {
+                    continue;
+                };
+                let requested_at = shared.requested_at(&connection);
+                let taken = tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    r = fetch_bodies(&client, &connection, max_bytes) => r.map_err(|e| e.to_string()),
+                };
+                let still = watcher.borrow().as_ref().map(|c| c.id) == Some(connection.id);
+                match taken {
+                    Ok(bodies) if still => {
+                        write_snapshot(&shared, requested_at, &bodies);
+                        break;
                     }
+                    Ok(_) => tracing::info!(
+                        "the event stream reconnected during a snapshot; taking another"
+                    ),
+                    Err(error) => {
+                        tracing::warn!(%error, "cannot take a snapshot of Marathon; retrying with backoff");
+                    }
+                }
+                tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    _ = sleep(backoff.next_delay(fastrand::f64())) => {}
                 }
             }
         }
     }
 }
 
-/// The raw `/v2/tasks` and `/v2/apps` bodies from the first configured instance that answers.
-async fn take_snapshot(client: &MarathonClient) -> Result<(Vec<u8>, Vec<u8>), String> {
-    let mut last = String::new();
-    for base in client.urls() {
-        let tasks = fetch(client, &endpoint(base, "v2/tasks")).await;
-        let apps = match &tasks {
-            Ok(_) => fetch(client, &endpoint(base, "v2/apps")).await,
-            Err(e) => Err(e.clone()),
-        };
-        match (tasks, apps) {
-            (Ok(tasks), Ok(apps)) => return Ok((tasks, apps)),
-            (Err(e), _) | (_, Err(e)) => last = e,
-        }
-    }
-    Err(last)
-}
-
-async fn fetch(client: &MarathonClient, url: &Url) -> Result<Vec<u8>, String> {
-    let shown = format!("{}{}", origin(url), url.path());
-    let response = client
-        .get(url, true)
-        .map_err(|e| e.to_string())?
-        .header(ACCEPT, "application/json")
-        .timeout(SNAPSHOT_TIMEOUT)
-        .send()
-        .await
-        .map_err(|e| format!("{shown}: {}", e.without_url()))?;
-    if !response.status().is_success() {
-        return Err(format!("HTTP {} from {shown}", response.status().as_u16()));
-    }
-    let body = response
-        .bytes()
-        .await
-        .map_err(|e| format!("{shown}: {}", e.without_url()))?;
-    Ok(body.to_vec())
+fn write_snapshot(shared: &Shared, requested_at: Millis, bodies: &Bodies) {
+    shared.writer().snapshot(
+        requested_at,
+        &bodies.tasks,
+        &bodies.apps,
+        bodies.pods.as_deref(),
+    );
+    shared.counts().snapshots += 1;
 }

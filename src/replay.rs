@@ -14,11 +14,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use crate::config::{Config, ReplayArgs};
-use crate::marathon::api::{parse_apps, parse_tasks};
+use crate::marathon::api::parse_snapshot;
 use crate::metrics::{Metrics, Sink};
 use crate::pipeline::{Clock as _, Pipeline, ReplayClock, Tee};
 use crate::recording::{Entry, Header, Reader, RecordingError};
-use crate::state::{Engine, Millis, Snapshot, Tally};
+use crate::state::{Engine, Millis, Tally};
 
 /// What a replay produced.
 pub struct Replay {
@@ -94,8 +94,9 @@ pub fn replay_file(path: &Path, config: &Config) -> Result<Replay, RecordingErro
                 requested_at,
                 tasks,
                 apps,
+                pods,
                 ..
-            } => match snapshot(requested_at, &tasks, &apps) {
+            } => match parse_snapshot(requested_at, &tasks, &apps, pods.as_deref()) {
                 Ok(snapshot) => {
                     stats.snapshots += 1;
                     pipeline.apply_snapshot(&snapshot);
@@ -128,18 +129,6 @@ pub fn replay_file(path: &Path, config: &Config) -> Result<Replay, RecordingErro
         metrics,
         stats,
         warnings,
-    })
-}
-
-fn snapshot(requested_at: Millis, tasks: &[u8], apps: &[u8]) -> Result<Snapshot, String> {
-    let tasks = parse_tasks(tasks).map_err(|e| format!("/v2/tasks: {e}"))?;
-    let apps = parse_apps(apps).map_err(|e| format!("/v2/apps: {e}"))?;
-    Ok(Snapshot {
-        requested_at,
-        tasks: tasks.tasks,
-        apps,
-        pods: None,
-        deployments: None,
     })
 }
 

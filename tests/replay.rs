@@ -371,6 +371,14 @@ async fn a_recording_of_a_marathon_replays_to_its_counts() {
         "TASK_RUNNING",
         t0 - 60_000,
     )]);
+    let pod_instance = payload::instance_id("/db", 1);
+    let pod_task = format!("{pod_instance}.pg.1");
+    let containers = [("pg", pod_task.as_str(), "TASK_RUNNING")];
+    fake.set_pods(Some(vec![payload::pod_status(
+        "/db",
+        &[(pod_instance.as_str(), &containers)],
+        None,
+    )]));
     let config = common::config(&fake.url());
     let args = RecordArgs {
         output: output.clone(),
@@ -421,6 +429,10 @@ async fn a_recording_of_a_marathon_replays_to_its_counts() {
         replay.stats
     );
     let t = &replay.tally;
+    assert!(
+        t.known.iter().any(|a| a == "/db"),
+        "the pod from /v2/pods/::status"
+    );
     assert_eq!(t.transition_count(WEB, "none", "staging"), 1);
     assert_eq!(t.transition_count(WEB, "staging", "running"), 1);
     assert_eq!(t.transition_count(WEB, "running", "unreachable"), 1);

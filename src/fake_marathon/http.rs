@@ -15,9 +15,10 @@ use axum::routing::get;
 use base64::Engine as _;
 use bytes::Bytes;
 use futures_util::Stream;
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio::sync::mpsc;
 
+use super::snapshots::{self, PODS_STATUS_PATH, add_leader, json_response};
 use super::{
     Mode, REQUEST_LOG_LIMIT, STREAM_CAPACITY, SeenRequest, Shared, Subscriber, event_frame, payload,
 };
@@ -38,7 +39,8 @@ impl Shared {
         }
         let (tx, rx) = mpsc::channel(STREAM_CAPACITY);
         let sub = Subscriber { filter, tx };
-        let attached = payload::stream_attached(&peer.to_string(), payload::now_ms());
+        let now = payload::now_ms().saturating_add(inner.clock_offset);
+        let attached = payload::stream_attached(&peer.to_string(), now);
         if sub.admits("event_stream_attached") {
             let _ = sub
                 .tx
@@ -158,23 +160,36 @@ impl Frames {
 pub(super) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route(EVENTS_PATH, get(events))
-        .route("/v2/tasks", get(tasks))
-        .route("/v2/apps", get(apps))
+        .route("/v2/tasks", get(snapshots::tasks))
+        .route("/v2/apps", get(snapshots::apps))
         .route("/v2/leader", get(leader))
         .route("/v2/info", get(info))
         .route("/ping", get(ping))
-        .fallback(|| async { (StatusCode::NOT_FOUND, "Not Found") })
+        .fallback(fallback)
         .layer(middleware::from_fn_with_state(Arc::clone(&shared), gate))
         .with_state(shared)
 }
 
-/// Records every request, then applies authentication (Jetty's security handler runs first).
+/// Records every request, then applies authentication (Jetty's security handler runs first);
+/// every answer gets a `Date` on this Marathon's clock.
 async fn gate(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
     let token = shared.record(&req);
-    match shared.reject(req.headers(), token.as_deref()) {
+    let mut response = match shared.reject(req.headers(), token.as_deref()) {
         Some(rejection) => rejection,
         None => next.run(req).await,
+    };
+    if let Some(date) = snapshots::date_header(&shared) {
+        response.headers_mut().insert(header::DATE, date);
     }
+    response
+}
+
+/// `/v2/pods/::status` (which no route can spell), else 404.
+async fn fallback(State(shared): State<Arc<Shared>>, uri: Uri) -> Response {
+    if uri.path() == PODS_STATUS_PATH {
+        return snapshots::pods(shared).await;
+    }
+    (StatusCode::NOT_FOUND, "Not Found").into_response()
 }
 
 async fn events(
@@ -200,7 +215,8 @@ async fn events(
         )
             .into_response();
     }
-    let headers = stream_headers(&shared.leader_url);
+    let mut headers = stream_headers();
+    add_leader(&shared, &mut headers);
     if mode == Mode::NotReady {
         return (headers, Body::empty()).into_response();
     }
@@ -208,16 +224,6 @@ async fn events(
         Some(frames) => (headers, Body::from_stream(frames.into_body_stream())).into_response(),
         None => (headers, Body::empty()).into_response(),
     }
-}
-
-async fn tasks(State(shared): State<Arc<Shared>>) -> Response {
-    let tasks = shared.lock().tasks.clone();
-    json_response(&shared, &json!({ "tasks": tasks }))
-}
-
-async fn apps(State(shared): State<Arc<Shared>>) -> Response {
-    let apps = shared.lock().apps.clone();
-    json_response(&shared, &json!({ "apps": apps }))
 }
 
 async fn leader(State(shared): State<Arc<Shared>>) -> Response {
@@ -232,19 +238,7 @@ async fn ping() -> Response {
     ([(header::CONTENT_TYPE, "text/plain")], "pong").into_response()
 }
 
-fn json_response(shared: &Shared, body: &Value) -> Response {
-    let headers = [
-        (header::CONTENT_TYPE, "application/json"),
-        (marathon_leader(), shared.leader_url.as_str()),
-    ];
-    (headers, body.to_string()).into_response()
-}
-
-fn marathon_leader() -> header::HeaderName {
-    header::HeaderName::from_static("x-marathon-leader")
-}
-
-fn stream_headers(leader_url: &str) -> HeaderMap {
+fn stream_headers() -> HeaderMap {
     let mut headers = HeaderMap::new();
     let fixed = [
         (header::CONTENT_TYPE, SSE_CONTENT_TYPE),
@@ -257,9 +251,6 @@ fn stream_headers(leader_url: &str) -> HeaderMap {
     ];
     for (name, value) in fixed {
         headers.insert(name, HeaderValue::from_static(value));
-    }
-    if let Ok(value) = HeaderValue::from_str(leader_url) {
-        headers.insert(marathon_leader(), value);
     }
     headers
 }

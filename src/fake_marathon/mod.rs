@@ -6,10 +6,13 @@
 //! frame `event: <type>\r\ndata: <json>\r\n\r\n`, and a heartbeat is `\r` and `\n` flushed
 //! separately. A new stream first gets its own `event_stream_attached` event (when its filter
 //! admits it); attach and detach of other streams are not broadcast, so the bytes every open
-//! stream receives are exactly what the caller pushed. `/v2/tasks`, `/v2/apps`, `/v2/leader`,
-//! `/v2/info` and `/ping` are served from state the caller sets. Basic auth and DC/OS tokens,
-//! standby redirects, "not ready" leaders and error statuses can be switched on at run time. It
-//! serves plain HTTP, or HTTPS (optionally requiring a client certificate) with [`FakeOptions::tls`].
+//! stream receives are exactly what the caller pushed. `/v2/tasks`, `/v2/apps`, `/v2/pods/::status`,
+//! `/v2/leader`, `/v2/info` and `/ping` are served from state the caller sets; snapshot requests
+//! can be held back. Every answer carries `Date` (on a clock that may be set off the host's) and a
+//! leader's answers carry `X-Marathon-Leader` (which the caller may change or remove). Basic auth
+//! and DC/OS tokens, standby redirects, "not ready" leaders and error statuses can be switched on at
+//! run time. It serves plain HTTP, or HTTPS (optionally requiring a client certificate) with
+//! [`FakeOptions::tls`].
 //!
 //! Differences from the real thing: hyper sends the HTTP/1.1 stream body chunk-encoded (Jetty
 //! writes it close-delimited); the decoded bytes are identical and `Connection: close` is still
@@ -22,8 +25,11 @@
 
 mod http;
 pub mod payload;
+mod snapshots;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_snapshots;
 mod tls;
 
 pub use tls::FakeTls;
@@ -36,7 +42,7 @@ use std::time::Duration;
 use axum::serve::ListenerExt;
 use bytes::Bytes;
 use serde_json::Value;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 /// Frames queued per stream before the stream counts as a slow consumer and is dropped.
@@ -98,6 +104,8 @@ struct Shared {
     leader_url: String,
     basic_auth: Option<(String, String)>,
     state: Mutex<Inner>,
+    /// Whether snapshot requests wait ([`FakeMarathon::hold_snapshots`]).
+    held: watch::Sender<bool>,
 }
 
 #[derive(Default)]
@@ -107,6 +115,12 @@ struct Inner {
     token: Option<String>,
     tasks: Vec<Value>,
     apps: Vec<Value>,
+    /// `None`: `/v2/pods/::status` answers 404.
+    pods: Option<Vec<Value>>,
+    /// This Marathon's clock minus the host's wall clock, ms.
+    clock_offset: i64,
+    /// The `X-Marathon-Leader` sent; `None` sends none.
+    leader_header: Option<String>,
     streams: BTreeMap<u64, Subscriber>,
     next_stream: u64,
     stream_requests: usize,
@@ -140,15 +154,18 @@ impl FakeMarathon {
         let addr = listener.local_addr()?;
         let scheme = if acceptor.is_some() { "https" } else { "http" };
         let url = format!("{scheme}://{addr}");
+        let leader_url = options.leader_header.unwrap_or_else(|| url.clone());
         let shared = Arc::new(Shared {
-            leader_url: options.leader_header.unwrap_or_else(|| url.clone()),
             addr,
             url,
             basic_auth: options.basic_auth,
             state: Mutex::new(Inner {
                 token: options.token,
+                leader_header: Some(leader_url.clone()),
                 ..Inner::default()
             }),
+            leader_url,
+            held: watch::Sender::new(false),
         });
         let app =
             http::router(Arc::clone(&shared)).into_make_service_with_connect_info::<SocketAddr>();
@@ -252,13 +269,9 @@ impl FakeMarathon {
         self.shared.heartbeat()
     }
 
-    /// Ends every open stream (EOF for the client).
+    /// Ends every open stream (EOF for the client); the same as [`FakeMarathon::close_streams`].
     pub fn disconnect_all(&self) {
-        let dropped = std::mem::take(&mut self.shared.lock().streams);
-        tracing::debug!(
-            streams = dropped.len(),
-            "fake marathon: disconnecting all streams"
-        );
+        self.close_streams();
     }
 
     /// Streams currently open.

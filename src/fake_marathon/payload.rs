@@ -177,6 +177,65 @@ pub fn app(app_id: &str, instances: u32, strategy: Option<(u64, u64)>) -> Value 
     app
 }
 
+/// One pod instance for [`pod_status`]: its id and its containers as (name, task id, Mesos state).
+pub type PodInstance<'a> = (&'a str, &'a [(&'a str, &'a str, &'a str)]);
+
+/// A `/v2/pods/::status` entry (the 1.10 shape, trimmed to what a reader needs): pod `pod_id`
+/// with one instance per `(instance id, [(container name, task id, Mesos state)])`. A container
+/// of a terminal state carries no `containerId`, as Marathon lists it. `strategy` as for [`app`],
+/// under `spec.scheduling.unreachableStrategy`.
+pub fn pod_status(
+    pod_id: &str,
+    instances: &[PodInstance<'_>],
+    strategy: Option<(u64, u64)>,
+) -> Value {
+    let unreachable = match strategy {
+        Some((inactive, expunge)) => {
+            json!({ "inactiveAfterSeconds": inactive, "expungeAfterSeconds": expunge })
+        }
+        None => json!("disabled"),
+    };
+    let instances: Vec<Value> = instances
+        .iter()
+        .map(|(instance_id, containers)| {
+            let (agent, host) = placement(instance_id);
+            let containers: Vec<Value> = containers
+                .iter()
+                .map(|(name, task_id, state)| {
+                    let mut c =
+                        json!({ "name": name, "status": state, "conditions": [], "endpoints": [] });
+                    if let (Some(fields), false) =
+                        (c.as_object_mut(), TERMINAL_STATES.contains(state))
+                    {
+                        fields.insert("containerId".into(), (*task_id).into());
+                    }
+                    c
+                })
+                .collect();
+            json!({
+                "id": instance_id,
+                "status": "STABLE",
+                "agentHostname": host,
+                "agentId": agent,
+                "conditions": [],
+                "containers": containers,
+            })
+        })
+        .collect();
+    json!({
+        "id": pod_id,
+        "spec": {
+            "id": pod_id,
+            "containers": [],
+            "scaling": { "kind": "fixed", "instances": instances.len() },
+            "scheduling": { "unreachableStrategy": unreachable },
+        },
+        "status": "STABLE",
+        "instances": instances,
+        "terminationHistory": [],
+    })
+}
+
 /// `"/prod/web", 7` → `"prod_web.instance-<uuid>"`, with a version-1-looking uuid unique per `n`.
 pub fn instance_id(app_id: &str, n: u32) -> String {
     let time_low = n.wrapping_mul(0x9E37_79B1) ^ 0x5C1E_8B07;

@@ -286,6 +286,56 @@ impl<'de, T: Deserialize<'de>> Visitor<'de> for ObjVisitor<T> {
     other_containers!(@seq Obj::Other);
 }
 
+/// A field expected to hold a JSON array of `T`; anything else (absent, null, another shape) reads
+/// as empty.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct List<T>(pub(crate) Vec<T>);
+
+impl<T> Default for List<T> {
+    fn default() -> Self {
+        List(Vec::new())
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for List<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(ListVisitor(PhantomData))
+    }
+}
+
+struct ListVisitor<T>(PhantomData<T>);
+
+impl<'de, T: Deserialize<'de>> Visitor<'de> for ListVisitor<T> {
+    type Value = List<T>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(List(items))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(List::default())
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(List::default())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(List::default())
+    }
+
+    other_scalars!(List::default(); visit_bool(bool), visit_i64(i64), visit_u64(u64), visit_f64(f64), visit_str(&str));
+}
+
 /// The fields of an app definition the exporter uses (`/v2/apps` entries, `api_post_event.appDefinition`).
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 pub(crate) struct AppFields<'a> {
@@ -436,6 +486,19 @@ mod tests {
         assert_eq!(other, Obj::Other);
         let null: Obj<AppFields<'_>> = serde_json::from_str("null").unwrap();
         assert_eq!(null, Obj::Absent);
+    }
+
+    #[test]
+    fn list_field_reads_arrays_and_takes_other_shapes_as_empty() {
+        let list: List<Obj<AppFields<'_>>> =
+            serde_json::from_str(r#"[{"id": "/a"}, 3, null]"#).unwrap();
+        assert_eq!(list.0.len(), 3);
+        assert!(matches!(&list.0[0], Obj::Value(a) if a.id.as_str() == Some("/a")));
+        assert_eq!((&list.0[1], &list.0[2]), (&Obj::Other, &Obj::Absent));
+        for json in ["null", "7", r#""x""#, r#"{"a": [1]}"#, "true"] {
+            let list: List<Text<'_>> = serde_json::from_str(json).unwrap();
+            assert!(list.0.is_empty(), "{json}");
+        }
     }
 
     #[test]

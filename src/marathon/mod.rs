@@ -7,10 +7,13 @@ pub mod ids;
 mod scan;
 pub mod time;
 
-pub use api::{ApiError, TaskList, parse_apps, parse_tasks};
+pub use api::{
+    ApiError, BodyError, PodList, TaskList, parse_apps, parse_deployments, parse_pods,
+    parse_snapshot, parse_tasks,
+};
 pub use events::{DecodeError, EventKind, RawEvent, SUBSCRIBED, decode};
 pub use ids::{parse_instance_id, parse_task_id};
-pub use time::{format_timestamp, parse_timestamp};
+pub use time::{format_timestamp, parse_http_date, parse_timestamp};
 
 #[cfg(test)]
 mod tests {
@@ -23,7 +26,7 @@ mod tests {
     const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/marathon");
 
     /// Bodies of endpoints the exporter does not read.
-    const NOT_APPLICABLE: [&str; 4] = ["v2_info", "v2_leader", "v2_queue", "v2_deployments"];
+    const NOT_APPLICABLE: [&str; 3] = ["v2_info", "v2_leader", "v2_queue"];
 
     fn json_files(dir: &Path, out: &mut Vec<PathBuf>) {
         for entry in std::fs::read_dir(dir).unwrap() {
@@ -63,6 +66,20 @@ mod tests {
             assert!(!list.tasks.is_empty(), "{name}");
             assert_eq!(list.skipped, 0, "{name}");
             true
+        } else if name.contains("v2_pods") {
+            // `/v2/pods/{id}::status` is one pod; `::status` lists them.
+            let list = match data.trim_ascii_start().first() {
+                Some(b'[') => parse_pods(data),
+                _ => parse_pods(&[b"[".as_slice(), data, b"]"].concat()),
+            }
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert!(!list.tasks.is_empty() && !list.pods.is_empty(), "{name}");
+            assert_eq!(list.skipped, 0, "{name}");
+            true
+        } else if name.contains("v2_deployments") {
+            let deployments = parse_deployments(data).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert!(!deployments.is_empty(), "{name}");
+            true
         } else if name.contains("v2_apps") {
             let apps = parse_apps(data).unwrap_or_else(|e| panic!("{name}: {e}"));
             assert!(!apps.is_empty(), "{name}");
@@ -100,7 +117,7 @@ mod tests {
                 None => other += 1,
             }
         }
-        assert_eq!((events, bodies, other), (74, 13, 8));
+        assert_eq!((events, bodies, other), (74, 18, 6));
         let missing: Vec<_> = EventKind::ALL
             .into_iter()
             .filter(|k| !kinds.contains(k))

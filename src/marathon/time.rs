@@ -1,4 +1,5 @@
-//! Marathon timestamps: RFC 3339 text (Marathon writes `yyyy-MM-dd'T'HH:mm:ss.SSS'Z'`) to epoch milliseconds and back.
+//! Marathon timestamps: RFC 3339 text (Marathon writes `yyyy-MM-dd'T'HH:mm:ss.SSS'Z'`) to epoch milliseconds and back,
+//! and the HTTP `Date` header of its responses.
 
 use crate::state::Millis;
 
@@ -37,6 +38,14 @@ pub fn format_timestamp(ms: Millis) -> String {
     let second = in_day / 1000 % 60;
     let milli = in_day % 1000;
     format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}.{milli:03}Z")
+}
+
+/// Reads an HTTP `Date` header (`Tue, 13 Jul 2021 21:33:17 GMT`, or the two obsolete forms HTTP
+/// still accepts) into milliseconds since the epoch; whole seconds, as the header has no fraction.
+pub fn parse_http_date(s: &str) -> Option<Millis> {
+    let time = httpdate::parse_http_date(s.trim()).ok()?;
+    let since = time.duration_since(std::time::UNIX_EPOCH).ok()?;
+    Millis::try_from(since.as_millis()).ok()
 }
 
 /// `YYYY-MM-DDTHH:MM:SS` (19 bytes) as milliseconds since the epoch, zone not yet applied.
@@ -177,6 +186,20 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn http_dates_read_in_whole_seconds() {
+        assert_eq!(
+            parse_http_date("Wed, 07 Oct 2020 09:13:02 GMT"),
+            parse_timestamp("2020-10-07T09:13:02.000Z")
+        );
+        assert_eq!(
+            parse_http_date("Wednesday, 07-Oct-20 09:13:02 GMT"),
+            Some(1_602_061_982_000)
+        );
+        assert_eq!(parse_http_date("2020-10-07T09:13:02.771Z"), None);
+        assert_eq!(parse_http_date(""), None);
+    }
 
     const YEAR_0: Millis = -62_167_219_200_000;
     const YEAR_10000: Millis = 253_402_300_800_000;

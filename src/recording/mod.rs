@@ -10,7 +10,7 @@
 //! | `connect` | `local`, `leader` | a stream connection opened: a partial event before it is void |
 //! | `chunk` | `local`, `data` | bytes as read from `/v2/events`, base64 (standard alphabet, padded) |
 //! | `disconnect` | `local` | the stream connection ended |
-//! | `snapshot` | `local`, `requested_at`, `tasks`, `apps` | a resync: the raw `/v2/tasks` and `/v2/apps` bodies (base64), requested at `requested_at` (Marathon clock, ms since the epoch) and applied at `local` |
+//! | `snapshot` | `local`, `requested_at`, `tasks`, `apps`, optional `pods` | a resync: the raw `/v2/tasks`, `/v2/apps` and (when Marathon has pods: absent for a 404, and in recordings made before pods were read) `/v2/pods/::status` bodies (base64), requested at `requested_at` (Marathon clock, ms since the epoch) and applied at `local` |
 //! | `tick` | `local` | the exporter evaluated its timers (only in recordings with `"ticks":true`) |
 //! | `end` | `local` | the recording stopped cleanly |
 //!
@@ -30,7 +30,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 pub use self::read::Reader;
-pub use self::write::{Recorder, RecordingWriter, snapshot_bodies};
+pub use self::write::{Recorder, RecordingWriter, SnapshotBodies, snapshot_bodies};
 use crate::state::Millis;
 
 /// The `format` of the header line.
@@ -74,6 +74,8 @@ pub(crate) enum Line {
         requested_at: Millis,
         tasks: String,
         apps: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pods: Option<String>,
     },
     Tick {
         local: Millis,
@@ -115,6 +117,8 @@ pub enum Entry {
         requested_at: Millis,
         tasks: Vec<u8>,
         apps: Vec<u8>,
+        /// `None` when Marathon has no pods (404), and in recordings made before pods were read.
+        pods: Option<Vec<u8>>,
     },
     Tick {
         local: Millis,

@@ -154,11 +154,13 @@ impl Reader {
                 requested_at,
                 tasks,
                 apps,
+                pods,
             } => Entry::Snapshot {
                 local,
                 requested_at,
                 tasks: decode("tasks", &tasks)?,
                 apps: decode("apps", &apps)?,
+                pods: pods.map(|pods| decode("pods", &pods)).transpose()?,
             },
             Line::Tick { local } => Entry::Tick { local },
             Line::End { local } => {

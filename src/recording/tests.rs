@@ -4,7 +4,7 @@ use std::io::{self, BufRead};
 use std::path::Path;
 
 use super::*;
-use crate::marathon::api::{parse_apps, parse_tasks};
+use crate::marathon::api::{parse_apps, parse_snapshot, parse_tasks};
 use crate::state::{MesosState, Snapshot, SnapshotApp, SnapshotTask, Strategy};
 
 fn read_all(text: &str) -> Result<(Header, Vec<Entry>, bool), RecordingError> {
@@ -75,9 +75,65 @@ fn snapshot_bodies_parse_back_to_the_same_snapshot() {
         pods: None,
         deployments: None,
     };
-    let (tasks, apps) = snapshot_bodies(&snapshot);
-    assert_eq!(parse_tasks(&tasks).unwrap().tasks, snapshot.tasks);
-    assert_eq!(parse_apps(&apps).unwrap(), snapshot.apps);
+    let bodies = snapshot_bodies(&snapshot);
+    assert_eq!(parse_tasks(&bodies.tasks).unwrap().tasks, snapshot.tasks);
+    assert_eq!(parse_apps(&bodies.apps).unwrap(), snapshot.apps);
+    assert_eq!(bodies.pods, None);
+}
+
+#[test]
+fn snapshot_bodies_with_pods_parse_back_to_the_same_snapshot() {
+    let task = |id: &'static str, app: &'static str, state, pod| SnapshotTask {
+        id,
+        instance: id.rsplit_once('.').unwrap().0.rsplit_once('.').unwrap().0,
+        app,
+        state,
+        pod,
+        host: "",
+        health: None,
+    };
+    let snapshot = Snapshot {
+        requested_at: 9,
+        tasks: [
+            task("web.instance-1._app.1", "/web", MesosState::Running, false),
+            task("db.instance-1.pg.1", "/db", MesosState::Running, true),
+            task("db.instance-1.log.1", "/db", MesosState::Staging, true),
+            task("db.instance-2.pg.3", "/db", MesosState::Unreachable, true),
+            task("q.instance-5.w.1", "/q", MesosState::Killing, true),
+        ]
+        .into_iter()
+        .collect(),
+        apps: vec![SnapshotApp {
+            id: "/web".into(),
+            strategy: None,
+            instances: None,
+            labels: None,
+        }],
+        pods: Some(vec![
+            SnapshotApp {
+                id: "/db".into(),
+                strategy: Some(Strategy::enabled(0, 600_000)),
+                instances: None,
+                labels: None,
+            },
+            SnapshotApp {
+                id: "/q".into(),
+                strategy: None,
+                instances: None,
+                labels: None,
+            },
+            SnapshotApp {
+                id: "/empty".into(),
+                strategy: Some(Strategy::DISABLED),
+                instances: None,
+                labels: None,
+            },
+        ]),
+        deployments: None,
+    };
+    let b = snapshot_bodies(&snapshot);
+    let parsed = parse_snapshot(9, &b.tasks, &b.apps, b.pods.as_deref()).unwrap();
+    assert_eq!(parsed, snapshot);
 }
 
 #[test]
@@ -88,7 +144,8 @@ fn written_recordings_read_back() {
         let mut w = RecordingWriter::create(&path, "http://m:8080", false).unwrap();
         w.connected("http://m:8080");
         w.chunk(b"event: x\r\ndata: {\xff}\r\n\r\n");
-        w.snapshot(77, b"{\"tasks\":[]}", b"[]");
+        w.snapshot(77, b"{\"tasks\":[]}", b"[]", None);
+        w.snapshot(78, b"[]", b"[]", Some(b"[{\"id\":\"/p\"}]"));
         w.tick();
         w.disconnected();
     }
@@ -100,14 +157,48 @@ fn written_recordings_read_back() {
         entries.push(e);
     }
     assert!(reader.ended());
-    assert_eq!(entries.len(), 6);
+    assert_eq!(entries.len(), 7);
     assert!(
         matches!(&entries[1], Entry::Chunk { data, .. } if data == b"event: x\r\ndata: {\xff}\r\n\r\n")
     );
     assert!(
-        matches!(&entries[2], Entry::Snapshot { requested_at: 77, tasks, apps, .. } if tasks == b"{\"tasks\":[]}" && apps == b"[]")
+        matches!(&entries[2], Entry::Snapshot { requested_at: 77, tasks, apps, pods: None, .. } if tasks == b"{\"tasks\":[]}" && apps == b"[]")
     );
-    assert!(matches!(entries[5], Entry::End { .. }));
+    assert!(
+        matches!(&entries[3], Entry::Snapshot { requested_at: 78, pods: Some(pods), .. } if pods == b"[{\"id\":\"/p\"}]")
+    );
+    assert!(matches!(entries[6], Entry::End { .. }));
+    let text = std::fs::read_to_string(&path).unwrap();
+    let first = text
+        .lines()
+        .find(|l| l.contains("\"requested_at\":77"))
+        .unwrap();
+    assert!(
+        !first.contains("pods"),
+        "no pods field without pods: {first}"
+    );
+}
+
+#[test]
+fn snapshots_recorded_before_pods_were_read_still_read() {
+    let line = r#"{"t":"snapshot","local":3,"requested_at":5,"tasks":"W10=","apps":"W10="}"#;
+    let (_, entries, _) = read_all(&format!("{HEADER}\n{line}\n")).unwrap();
+    assert_eq!(
+        entries,
+        [Entry::Snapshot {
+            local: 3,
+            requested_at: 5,
+            tasks: b"[]".to_vec(),
+            apps: b"[]".to_vec(),
+            pods: None,
+        }]
+    );
+    let line =
+        r#"{"t":"snapshot","local":3,"requested_at":5,"tasks":"W10=","apps":"W10=","pods":"@"}"#;
+    let err = read_all(&format!("{HEADER}\n{line}\n"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("pods is not base64"), "{err}");
 }
 
 #[test]

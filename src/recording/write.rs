@@ -8,11 +8,13 @@ use std::time::Instant;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use std::collections::HashSet;
+
 use serde_json::{Value, json};
 
 use super::{FORMAT, Header, Line, VERSION};
 use crate::clock::wall_millis;
-use crate::state::{Millis, Snapshot, Strategy};
+use crate::state::{Millis, Snapshot, SnapshotApp, Strategy};
 
 /// Writes a recording. Local times are read from its own monotonic clock, started at creation.
 pub struct RecordingWriter {
@@ -91,14 +93,22 @@ impl RecordingWriter {
         self.write(&Line::Disconnect { local });
     }
 
-    /// A snapshot from its raw bodies, requested at `requested_at` (Marathon clock).
-    pub fn snapshot(&mut self, requested_at: Millis, tasks: &[u8], apps: &[u8]) {
+    /// A snapshot from its raw bodies, requested at `requested_at` (Marathon clock); `pods` is
+    /// `None` when Marathon answered 404.
+    pub fn snapshot(
+        &mut self,
+        requested_at: Millis,
+        tasks: &[u8],
+        apps: &[u8],
+        pods: Option<&[u8]>,
+    ) {
         let local = self.local();
         self.write(&Line::Snapshot {
             local,
             requested_at,
             tasks: STANDARD.encode(tasks),
             apps: STANDARD.encode(apps),
+            pods: pods.map(|pods| STANDARD.encode(pods)),
         });
         self.flush();
     }
@@ -169,10 +179,15 @@ impl Recorder {
         self.writer.chunk(bytes);
     }
 
-    /// A parsed snapshot, written back as minimal `/v2/tasks` and `/v2/apps` bodies that parse to it.
+    /// A parsed snapshot, written back as minimal bodies that parse to it.
     pub fn snapshot(&mut self, snapshot: &Snapshot) {
-        let (tasks, apps) = snapshot_bodies(snapshot);
-        self.writer.snapshot(snapshot.requested_at, &tasks, &apps);
+        let bodies = snapshot_bodies(snapshot);
+        self.writer.snapshot(
+            snapshot.requested_at,
+            &bodies.tasks,
+            &bodies.apps,
+            bodies.pods.as_deref(),
+        );
     }
 
     pub fn tick(&mut self) {
@@ -190,25 +205,119 @@ impl Recorder {
     }
 }
 
-/// `/v2/tasks` and `/v2/apps` bodies holding exactly what a parsed snapshot holds: each task's
-/// `id`, `appId` and `state`, each app's `id` and `unreachableStrategy`.
-pub fn snapshot_bodies(snapshot: &Snapshot) -> (Vec<u8>, Vec<u8>) {
+/// Minimal snapshot bodies, as [`snapshot_bodies`] writes them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SnapshotBodies {
+    pub tasks: Vec<u8>,
+    pub apps: Vec<u8>,
+    /// `None` when the snapshot lists no pods (Marathon answered 404).
+    pub pods: Option<Vec<u8>>,
+}
+
+/// `/v2/tasks`, `/v2/apps` and `/v2/pods/::status` bodies holding exactly what a parsed snapshot
+/// holds: each app task's `id`, `appId` and `state`; each app's `id` and `unreachableStrategy`;
+/// each pod's `id` and strategy with its tasks as containers (`containerId`, `status`) of their
+/// instances. A task goes to the pods body when its app is a listed pod.
+pub fn snapshot_bodies(snapshot: &Snapshot) -> SnapshotBodies {
+    let pod_ids: HashSet<&str> = snapshot
+        .pods
+        .iter()
+        .flatten()
+        .map(|p| p.id.as_str())
+        .collect();
     let tasks: Vec<Value> = snapshot
         .tasks
         .iter()
-        .map(|t| json!({ "id": t.id, "appId": t.app, "state": t.state.wire() }))
+        .filter(|t| !pod_ids.contains(t.app))
+        .map(|t| {
+            let mut task = json!({ "id": t.id, "appId": t.app, "state": t.state.wire() });
+            if !t.host.is_empty() {
+                task["host"] = t.host.into();
+            }
+            if let Some(alive) = t.health {
+                task["healthCheckResults"] = json!([{ "alive": alive }]);
+            }
+            task
+        })
         .collect();
     let apps: Vec<Value> = snapshot
         .apps
         .iter()
-        .map(|a| match a.strategy {
-            None => json!({ "id": a.id }),
-            Some(strategy) => json!({ "id": a.id, "unreachableStrategy": strategy_json(strategy) }),
+        .map(|a| {
+            let mut app = json!({ "id": a.id });
+            definition_json(&mut app, a);
+            app
         })
         .collect();
-    let tasks = serde_json::to_vec(&json!({ "tasks": tasks })).unwrap_or_default();
-    let apps = serde_json::to_vec(&json!({ "apps": apps })).unwrap_or_default();
-    (tasks, apps)
+    let pods = snapshot.pods.as_ref().map(|pods| {
+        let pods: Vec<Value> = pods.iter().map(|pod| pod_json(snapshot, pod)).collect();
+        serde_json::to_vec(&pods).unwrap_or_default()
+    });
+    SnapshotBodies {
+        tasks: serde_json::to_vec(&json!({ "tasks": tasks })).unwrap_or_default(),
+        apps: serde_json::to_vec(&json!({ "apps": apps })).unwrap_or_default(),
+        pods,
+    }
+}
+
+/// One pod status: its tasks in order, one instance per run of tasks of the same instance.
+fn pod_json(snapshot: &Snapshot, pod: &SnapshotApp) -> Value {
+    let mut instances: Vec<(&str, &str, Vec<Value>)> = Vec::new();
+    for task in snapshot.tasks.iter().filter(|t| t.app == pod.id) {
+        let mut container = json!({ "containerId": task.id, "status": task.state.wire() });
+        if let Some(healthy) = task.health {
+            container["conditions"] = json!([{ "name": "healthy", "value": healthy.to_string() }]);
+        }
+        match instances.last_mut() {
+            Some((instance, _, containers)) if *instance == task.instance => {
+                containers.push(container)
+            }
+            _ => instances.push((task.instance, task.host, vec![container])),
+        }
+    }
+    let instances: Vec<Value> = instances
+        .into_iter()
+        .map(|(id, host, containers)| {
+            let mut instance = json!({ "id": id, "containers": containers });
+            if !host.is_empty() {
+                instance["agentHostname"] = host.into();
+            }
+            instance
+        })
+        .collect();
+    let mut spec = json!({ "id": pod.id });
+    if let Some(strategy) = pod.strategy {
+        spec["unreachableStrategy"] = strategy_json(strategy);
+    }
+    if let Some(instances) = pod.instances {
+        spec["scaling"] = json!({ "kind": "fixed", "instances": instances });
+    }
+    if let Some(labels) = &pod.labels {
+        spec["labels"] = labels_json(labels);
+    }
+    json!({ "id": pod.id, "spec": spec, "instances": instances })
+}
+
+/// An app's strategy, instances and labels, as `/v2/apps` writes them.
+fn definition_json(app: &mut Value, definition: &SnapshotApp) {
+    if let Some(strategy) = definition.strategy {
+        app["unreachableStrategy"] = strategy_json(strategy);
+    }
+    if let Some(instances) = definition.instances {
+        app["instances"] = instances.into();
+    }
+    if let Some(labels) = &definition.labels {
+        app["labels"] = labels_json(labels);
+    }
+}
+
+fn labels_json(labels: &[(String, String)]) -> Value {
+    Value::Object(
+        labels
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
+            .collect(),
+    )
 }
 
 fn strategy_json(strategy: Strategy) -> Value {
