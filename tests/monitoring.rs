@@ -11,9 +11,10 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use monitoring_support::{
-    DASHBOARD_SCHEMA, Dashboard, GOLDEN_EXPOSITION, JOB_CONVENTION, RULES, RUNBOOK, RUNBOOK_URL,
-    Vars, alerts, dashboards, exposition_names, github_anchors, json, label_values, metric_names,
-    read, recorded, rule_tests, rules, second_level_headings, unknown_names,
+    DASHBOARD_SCHEMA, Dashboard, GOLDEN_EXPOSITION, JOB_CONVENTION, Query, RULES, RUNBOOK,
+    RUNBOOK_URL, SPARSE_FAMILIES, Vars, alerts, dashboards, exposition, exposition_names,
+    github_anchors, json, label_names, label_values, metric_names, path, read, recorded,
+    rule_tests, rules, second_level_headings, unknown_names,
 };
 use serde_json::{Value, json};
 
@@ -33,6 +34,13 @@ fn exporter_dashboard() -> Dashboard {
         .into_iter()
         .find(|d| d.file.ends_with("marathon-task-exporter.json"))
         .expect("the exporter dashboard")
+}
+
+/// The panels' queries and the annotations' queries of a dashboard.
+fn all_queries(dashboard: &Dashboard) -> Vec<Query> {
+    let mut queries = dashboard.queries();
+    queries.extend(dashboard.annotation_queries());
+    queries
 }
 
 /// Every `{...}` label matcher block of an expression.
@@ -99,12 +107,27 @@ fn the_schema_rejects_what_grafana_does_not_know() {
     let mut old_datasource = good.clone();
     old_datasource["panels"][1]["datasource"] = json!("Prometheus");
     assert!(!schema_errors(&validator, &old_datasource).is_empty());
-    let mut no_version = good;
+    let mut no_version = good.clone();
     no_version
         .as_object_mut()
         .expect("an object")
         .remove("schemaVersion");
     assert!(!schema_errors(&validator, &no_version).is_empty());
+    // Prometheus annotations: the fields Grafana stores, and no others.
+    assert!(good["annotations"]["list"][0]["target"]["expr"].is_string());
+    let mut misspelt_option = good.clone();
+    misspelt_option["annotations"]["list"][0]["titelFormat"] = json!("{{job}}");
+    assert!(!schema_errors(&validator, &misspelt_option).is_empty());
+    let mut misspelt_query = good.clone();
+    let target = misspelt_query["annotations"]["list"][0]["target"]
+        .as_object_mut()
+        .expect("a target");
+    let expr = target.remove("expr").expect("an expr");
+    target.insert("exp".to_owned(), expr);
+    assert!(!schema_errors(&validator, &misspelt_query).is_empty());
+    let mut string_flag = good;
+    string_flag["annotations"]["list"][0]["useValueForTime"] = json!("false");
+    assert!(!schema_errors(&validator, &string_flag).is_empty());
 }
 
 #[test]
@@ -340,11 +363,11 @@ fn task_queries_and_rules_give_the_same_answer_with_one_or_two_replicas() {
 
 #[test]
 fn dashboards_and_rules_name_only_metrics_the_exporter_exposes() {
-    let exposed = exposition_names(&read(GOLDEN_EXPOSITION));
+    let exposed = exposition_names(&exposition());
     let recorded = recorded();
     let mut read_names = BTreeSet::new();
     for dashboard in dashboards() {
-        for query in dashboard.queries() {
+        for query in all_queries(&dashboard) {
             let unknown = unknown_names(&query.expr, &exposed, &recorded);
             assert!(unknown.is_empty(), "{}: {unknown:?}", query.place);
             read_names.extend(metric_names(&query.expr));
@@ -405,23 +428,6 @@ fn the_metric_name_tokenizer_finds_names_and_skips_everything_else() {
     );
 }
 
-/// Label names of the samples named `metric` in an exposition.
-fn label_names(exposition: &str, metric: &str) -> BTreeSet<String> {
-    let mut names = BTreeSet::new();
-    for line in exposition.lines() {
-        let Some(rest) = line.strip_prefix(metric).and_then(|r| r.strip_prefix('{')) else {
-            continue;
-        };
-        let body = rest.split('}').next().unwrap_or("");
-        names.extend(
-            body.split(',')
-                .filter_map(|kv| kv.split_once('='))
-                .map(|(k, _)| k.to_owned()),
-        );
-    }
-    names
-}
-
 /// The labels of every `without (...)` clause of an expression.
 fn without_lists(expr: &str) -> BTreeSet<String> {
     let mut labels = BTreeSet::new();
@@ -439,7 +445,7 @@ fn without_lists(expr: &str) -> BTreeSet<String> {
 
 #[test]
 fn recording_rules_are_named_level_metric_operations() {
-    let golden = read(GOLDEN_EXPOSITION);
+    let golden = exposition();
     let exposed = exposition_names(&golden);
     for rule in rules() {
         let Some(name) = &rule.record else { continue };
@@ -666,11 +672,18 @@ fn promtool_accepts_the_rules_and_their_unit_tests_pass() {
 /// the expressions of a throwaway rule file.
 #[test]
 fn promtool_parses_every_dashboard_query() {
-    let vars = Vars::new("marathon-task-exporter", ".*", ".*", "1m", "1h");
+    // Two jobs selected, as Grafana writes a multi-value variable into a regex matcher.
+    let vars = Vars::new(
+        "(marathon-task-exporter|staging-marathon-task-exporter)",
+        ".*",
+        ".*",
+        "1m",
+        "1h",
+    );
     let mut rules = String::from("groups:\n  - name: dashboard-queries\n    rules:\n");
     let mut places = Vec::new();
     for dashboard in dashboards() {
-        for query in dashboard.queries() {
+        for query in all_queries(&dashboard) {
             places.push(query.place.clone());
             let expr = serde_json::to_string(&vars.substitute(&query.expr)).expect("a string");
             rules.push_str(&format!(
@@ -697,4 +710,338 @@ fn promtool_parses_every_dashboard_query() {
         ok,
         "promtool could not parse a dashboard query:\n{said}\n(queries: {places:#?})"
     );
+}
+
+/// The `job` variable takes several jobs, or All; every query matches it as a regex (Grafana
+/// writes several values as `(a|b)`), which `no_dashboard_or_rule_hard_codes_a_job` checks.
+#[test]
+fn the_job_variable_is_multi_select_with_all_listing_the_jobs() {
+    for dashboard in dashboards() {
+        let job = dashboard.variable("job").expect("$job");
+        assert_eq!(job["multi"], true, "{}", dashboard.file);
+        assert_eq!(job["includeAll"], true, "{}", dashboard.file);
+        // All must stand for the jobs listed, not `.*`: `up{job=~".*"}` would count every target
+        // Prometheus scrapes on the exporter dashboard.
+        assert!(
+            job["allValue"].is_null(),
+            "{}: allValue {}",
+            dashboard.file,
+            job["allValue"]
+        );
+        let (selector, _) =
+            label_values(job["query"].as_str().expect("a query")).expect("label_values");
+        assert!(
+            metric_names(&selector).contains("marathon_exporter_build_info"),
+            "{}: jobs that run the exporter, not every job: {selector}",
+            dashboard.file
+        );
+    }
+}
+
+#[test]
+fn dashboards_are_read_only_provisioned_code() {
+    for dashboard in dashboards() {
+        assert_eq!(
+            dashboard.json["editable"], false,
+            "{}: change the file, not the dashboard in Grafana",
+            dashboard.file
+        );
+    }
+}
+
+/// The parameters a link to one of our dashboards must carry: the time range, the data source and
+/// the jobs.
+const KEPT_IN_LINKS: [&str; 3] = [
+    "${__url_time_range}",
+    "${datasource:queryparam}",
+    "${job:queryparam}",
+];
+
+#[test]
+fn links_between_the_dashboards_keep_the_time_range_and_the_variables() {
+    let all = dashboards();
+    let uids: BTreeSet<&str> = all.iter().filter_map(|d| d.json["uid"].as_str()).collect();
+    for dashboard in &all {
+        let links = dashboard.json["links"].as_array().expect("links");
+        assert!(!links.is_empty(), "{}: no link", dashboard.file);
+        let mut reaches = BTreeSet::new();
+        for link in links {
+            assert_eq!(link["type"], "dashboards", "{}: {link}", dashboard.file);
+            assert_eq!(link["keepTime"], true, "{}: {link}", dashboard.file);
+            assert_eq!(link["includeVars"], true, "{}: {link}", dashboard.file);
+            // A dashboards link lists the dashboards that carry all of its tags.
+            let tags: Vec<&Value> = link["tags"].as_array().expect("tags").iter().collect();
+            assert!(
+                !tags.is_empty(),
+                "{}: a link to every dashboard",
+                dashboard.file
+            );
+            for other in &all {
+                let carried = other.json["tags"].as_array().expect("tags");
+                if tags.iter().all(|t| carried.contains(t)) {
+                    reaches.insert(other.file);
+                }
+            }
+        }
+        let others: BTreeSet<&str> = all
+            .iter()
+            .map(|d| d.file)
+            .filter(|f| *f != dashboard.file)
+            .collect();
+        assert_eq!(
+            reaches, others,
+            "{}: links reach the other dashboard",
+            dashboard.file
+        );
+
+        // Panel links and data links into a dashboard carry time range, data source and jobs.
+        let panel_links = dashboard.data_panels().into_iter().flat_map(|p| {
+            p["links"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(move |l| (p, l))
+        });
+        for (panel, link) in panel_links.chain(dashboard.data_links()) {
+            let url = link["url"].as_str().expect("a url");
+            let Some(rest) = url.strip_prefix("/d/") else {
+                assert!(
+                    url.starts_with("https://"),
+                    "{} panel {}: {url}",
+                    dashboard.file,
+                    panel["id"]
+                );
+                continue;
+            };
+            let uid = rest.split(['/', '?']).next().unwrap_or("");
+            assert!(
+                uids.contains(uid),
+                "{} panel {}: {url}",
+                dashboard.file,
+                panel["id"]
+            );
+            for kept in KEPT_IN_LINKS {
+                assert!(
+                    url.contains(kept),
+                    "{} panel {}: {url} lacks {kept}",
+                    dashboard.file,
+                    panel["id"]
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn an_app_in_the_busiest_apps_table_links_to_its_tasks() {
+    let tasks = tasks_dashboard();
+    let uid = tasks.json["uid"].as_str().expect("a uid");
+    assert!(tasks.variable("app").is_some());
+    let exporter = exporter_dashboard();
+    let links: Vec<(&Value, &Value)> = exporter
+        .data_links()
+        .into_iter()
+        .filter(|(panel, _)| panel["type"] == "table")
+        .collect();
+    assert!(!links.is_empty(), "no table with a data link");
+    for (panel, link) in links {
+        let url = link["url"].as_str().expect("a url");
+        assert!(
+            url.starts_with(&format!("/d/{uid}/")),
+            "panel {}: {url} opens the tasks dashboard",
+            panel["id"]
+        );
+        assert!(
+            url.contains("var-app=${__data.fields.app"),
+            "panel {}: {url} filters on the app clicked",
+            panel["id"]
+        );
+        // The link is on the app column, which the table's query keeps.
+        let on_app_column = panel["fieldConfig"]["overrides"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|o| {
+                o["matcher"] == json!({"id": "byName", "options": "app"})
+                    && o["properties"].as_array().is_some_and(|p| {
+                        p.iter().any(|p| {
+                            p["id"] == "links"
+                                && p["value"].as_array().is_some_and(|v| v.contains(link))
+                        })
+                    })
+            });
+        assert!(
+            on_app_column,
+            "panel {}: the link is on the app column",
+            panel["id"]
+        );
+        for target in panel["targets"].as_array().expect("targets") {
+            let expr = target["expr"].as_str().expect("an expr");
+            assert!(expr.contains("by (app)"), "panel {}: {expr}", panel["id"]);
+        }
+    }
+}
+
+#[test]
+fn annotations_mark_leader_changes_and_exporter_restarts_from_existing_metrics() {
+    let exposed = exposition_names(&exposition());
+    let recorded = recorded();
+    for dashboard in dashboards() {
+        let exporter = dashboard.file.ends_with("marathon-task-exporter.json");
+        for annotation in dashboard.annotations() {
+            let name = annotation["name"].as_str().expect("a name");
+            assert!(
+                annotation["builtIn"].is_null(),
+                "{}: {name}",
+                dashboard.file
+            );
+            assert_eq!(
+                annotation["datasource"],
+                json!({"type": "prometheus", "uid": DATASOURCE}),
+                "{}: {name}",
+                dashboard.file
+            );
+        }
+        for query in dashboard.annotation_queries() {
+            let unknown = unknown_names(&query.expr, &exposed, &recorded);
+            assert!(unknown.is_empty(), "{}: {unknown:?}", query.place);
+            for selector in selectors(&query.expr) {
+                assert!(
+                    selector.contains(r#"job=~"$job""#)
+                        && (!exporter || selector.contains(r#"instance=~"$instance""#)),
+                    "{}: {{{selector}}}",
+                    query.place
+                );
+            }
+        }
+
+        let leader = dashboard
+            .annotation("Leader changes")
+            .unwrap_or_else(|| panic!("{}: no leader changes", dashboard.file));
+        let expr = leader["target"]["expr"].as_str().expect("an expr");
+        assert_eq!(leader["enable"], true);
+        assert!(
+            metric_names(expr).contains("marathon_exporter_leader_changes_total"),
+            "{expr}"
+        );
+        // Every replica sees the same leader change: one marker, not one per replica.
+        assert!(
+            expr.starts_with("max without (instance) (increase("),
+            "{}: {expr}",
+            dashboard.file
+        );
+
+        let restarts = dashboard
+            .annotation("Exporter restarts")
+            .unwrap_or_else(|| panic!("{}: no exporter restarts", dashboard.file));
+        let expr = restarts["target"]["expr"].as_str().expect("an expr");
+        assert_eq!(restarts["enable"], true);
+        // No start time is exported yet: a restart shows as counters starting again from zero
+        // (resets) or as the build info of a replica appearing.
+        let names = metric_names(expr);
+        assert!(
+            expr.contains("resets(marathon_exporter_events_total{")
+                && names.contains("marathon_exporter_build_info")
+                && expr.contains(" unless marathon_exporter_build_info{"),
+            "{}: {expr}",
+            dashboard.file
+        );
+        assert!(
+            restarts["titleFormat"]
+                .as_str()
+                .is_some_and(|t| t.contains("{{instance}}")),
+            "{}: a restart names its replica",
+            dashboard.file
+        );
+    }
+
+    // The place for deployments: named, disabled and hidden until a metric counts deployments.
+    let tasks = tasks_dashboard();
+    let deployments = tasks
+        .annotation("Deployments")
+        .expect("a Deployments place");
+    assert_eq!(deployments["enable"], false);
+    assert_eq!(deployments["hide"], true);
+    assert_eq!(deployments["target"]["expr"], "", "no query yet");
+    assert!(
+        tasks
+            .annotation_queries()
+            .iter()
+            .all(|q| q.panel_title != "Deployments")
+    );
+}
+
+/// A panel that draws one series per app draws at most a handful: 5,000 apps must not make
+/// 5,000 lines or rows.
+#[test]
+fn per_app_queries_are_bounded_with_topk() {
+    let mut per_app_timeseries = 0;
+    for dashboard in dashboards() {
+        for panel in dashboard.data_panels() {
+            for target in panel["targets"].as_array().into_iter().flatten() {
+                let expr = target["expr"].as_str().unwrap_or("");
+                if !(expr.contains("by (app)") || expr.contains("by (app,")) {
+                    continue;
+                }
+                if panel["type"] == "timeseries" {
+                    per_app_timeseries += 1;
+                }
+                let k = expr
+                    .strip_prefix("topk(")
+                    .and_then(|rest| rest.split(',').next())
+                    .and_then(|k| k.trim().parse::<u32>().ok());
+                assert!(
+                    k.is_some_and(|k| (1..=20).contains(&k)),
+                    "{} panel {} {:?}: {expr}",
+                    dashboard.file,
+                    panel["id"],
+                    panel["title"]
+                );
+            }
+        }
+    }
+    assert!(
+        per_app_timeseries >= 6,
+        "{per_app_timeseries} per-app time series"
+    );
+}
+
+/// The sparse families are real: the exporter declares them, and the golden file still lacks
+/// them (once it has one, its entry in `SPARSE_FAMILIES` goes).
+#[test]
+fn sparse_families_are_declared_by_the_exporter_and_missing_from_the_golden_file() {
+    let golden = exposition_names(&read(GOLDEN_EXPOSITION));
+    let mut sources = String::new();
+    let mut dirs = vec![path("src")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).expect("src is readable") {
+            let entry = entry.expect("a directory entry");
+            let file = entry.path();
+            if file.is_dir() {
+                dirs.push(file);
+            } else if file.extension().is_some_and(|e| e == "rs") {
+                sources.push_str(&std::fs::read_to_string(&file).expect("a source file"));
+            }
+        }
+    }
+    let families: Vec<&str> = SPARSE_FAMILIES
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert!(!families.is_empty());
+    for family in families {
+        assert!(
+            sources.contains(&format!("\"{family}\"")),
+            "{family} is not declared in src/"
+        );
+        assert!(
+            !golden.contains(family),
+            "{family} is in the golden file now"
+        );
+        assert!(
+            !label_names(SPARSE_FAMILIES, family).is_empty(),
+            "{family}: a sample with its labels"
+        );
+    }
 }

@@ -1,14 +1,17 @@
 //! The dashboards and the rules against a real Prometheus. Two exporter replicas follow the fake
-//! Marathon through a scripted scenario (deploys, failures, an unreachable partition, a LOST) while
-//! a Prometheus on loopback scrapes both every second and evaluates the rule file. Then every
-//! dashboard query and every rule expression goes through Prometheus's HTTP API: all parse, every
-//! panel has data, the rules evaluate without error, the metric names they read are the exporter's,
-//! and the two replicas are counted once.
+//! Marathon through a scripted scenario (deploys, failures, an unreachable partition, a LOST, an
+//! unknown instance terminated) while a Prometheus on loopback scrapes both every second and
+//! evaluates the rule file. Then every dashboard query and every rule expression goes through
+//! Prometheus's HTTP API, with one job and with two selected: all parse, every panel has data,
+//! per-app panels stay within their `topk`, the rules evaluate without error, the metric names they
+//! read are the exporter's, and the two replicas are counted once. Last, the annotations: silent in
+//! steady state, one marker when Marathon's leader changes, and the restarted replica when one
+//! restarts.
 
 mod common;
 mod monitoring_support;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -16,14 +19,17 @@ use std::time::Duration;
 
 use common::{config, parse, scrape, until_ready};
 use marathon_task_exporter::Exporter;
-use marathon_task_exporter::fake_marathon::{FakeMarathon, payload};
+use marathon_task_exporter::config::Config;
+use marathon_task_exporter::fake_marathon::{FakeMarathon, Mode, payload};
 use monitoring_support::{
-    GOLDEN_EXPOSITION, RULES, Vars, dashboards, exposition_names, label_values, path, read,
-    recorded, rules, unknown_names,
+    GOLDEN_EXPOSITION, RULES, SPARSE_FAMILIES, Vars, dashboards, exposition_names, label_names,
+    label_values, path, read, recorded, rules, unknown_names,
 };
 use serde_json::Value;
 
 const JOB: &str = "marathon-task-exporter";
+/// Two jobs selected in Grafana's `job` variable, as it writes them into `job=~"..."`.
+const TWO_JOBS: &str = "(marathon-task-exporter|staging-marathon-task-exporter)";
 const WEB: &str = "/prod/web";
 const API: &str = "/prod/api";
 const REPORT: &str = "/batch/report";
@@ -149,6 +155,23 @@ impl Prometheus {
         sample_value(&result[0])
     }
 
+    /// Polls `promql` until `holds` accepts its samples; `what` says what was awaited.
+    async fn until_samples(&self, promql: &str, what: &str, holds: impl Fn(&[Value]) -> bool) {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let got = self.query(promql).await;
+            if got.as_deref().is_ok_and(&holds) {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{promql} never gave {what}: {got:?}\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     /// Polls `promql` until it returns one sample equal to `want`.
     async fn until_value(&self, promql: &str, want: f64) {
         let deadline = tokio::time::Instant::now() + PATIENCE;
@@ -265,13 +288,19 @@ async fn run_scenario(fake: &FakeMarathon, prometheus: &Prometheus) {
     let back = format!("marathon_task_unreachable_duration_seconds_count{{job=\"{JOB}\"}}");
     until_both_scraped(prometheus, &back, 1.0).await;
 
+    // A web instance that Marathon had forgotten (expunged while unreachable) is killed.
+    push(
+        fake,
+        &payload::unknown_instance_terminated(&payload::instance_id(WEB, 9), WEB, "Killed", now()),
+    );
+
     // The third comes back too; the second stays unreachable.
     push(fake, &status(&web(3), WEB, "TASK_RUNNING", now()));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn dashboards_and_rules_work_against_a_real_prometheus_with_two_replicas() {
-    let fake = FakeMarathon::start().await.expect("fake Marathon");
+/// The apps and tasks Marathon starts with: the fake leader's, and the standby's, which takes over
+/// at the end.
+fn seed(fake: &FakeMarathon) {
     let seeded = payload::now_ms() - 600_000;
     fake.set_apps(vec![
         payload::app(WEB, 5, Some((0, 600))),
@@ -284,10 +313,27 @@ async fn dashboards_and_rules_work_against_a_real_prometheus_with_two_replicas()
         payload::task(&payload::task_id(WEB, 3, 1), WEB, "TASK_RUNNING", seeded),
         payload::task(&payload::task_id(API, 1, 1), API, "TASK_RUNNING", seeded),
     ]);
-    let replica_a = Exporter::start(config(&fake.url()))
+}
+
+/// A replica's config: the leader first, then the standby.
+fn replica_config(leader: &FakeMarathon, standby: &FakeMarathon) -> Config {
+    let mut config = config(&leader.url());
+    config
+        .marathon_urls
+        .push(url::Url::parse(&standby.url()).expect("a URL"));
+    config
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dashboards_and_rules_work_against_a_real_prometheus_with_two_replicas() {
+    let fake = FakeMarathon::start().await.expect("fake Marathon");
+    let standby = FakeMarathon::start().await.expect("standby fake Marathon");
+    seed(&fake);
+    seed(&standby);
+    let replica_a = Exporter::start(replica_config(&fake, &standby))
         .await
         .expect("replica a");
-    let replica_b = Exporter::start(config(&fake.url()))
+    let replica_b = Exporter::start(replica_config(&fake, &standby))
         .await
         .expect("replica b");
     until_ready(&replica_a).await;
@@ -318,36 +364,81 @@ async fn dashboards_and_rules_work_against_a_real_prometheus_with_two_replicas()
         )
         .await;
 
+    // The unknown termination has reached its recording rule.
+    prometheus
+        .until_value(
+            &format!(
+                "count(app:marathon_task_unknown_terminations:increase5m{{job=\"{JOB}\", app=\"{WEB}\"}} > 0)"
+            ),
+            1.0,
+        )
+        .await;
+
     let exposed = exposed_names(&replica_a).await;
     let recorded = recorded();
-    let vars = Vars::new(JOB, ".*", ".*", "10s", "5m");
     let mut failures = Vec::new();
 
-    // Every dashboard query parses, has data, and reads only the exporter's metrics.
-    for dashboard in dashboards() {
-        for query in dashboard.queries() {
-            let unknown = unknown_names(&query.expr, &exposed, &recorded);
-            if !unknown.is_empty() {
-                failures.push(format!("{}: names {unknown:?}", query.place));
-            }
-            let promql = vars.substitute(&query.expr);
-            match prometheus.query(&promql).await {
-                Err(e) => failures.push(format!("{}: {e}\n  {promql}", query.place)),
-                Ok(samples) if samples.is_empty() => {
-                    failures.push(format!("{}: no data\n  {promql}", query.place));
+    // Every dashboard query parses, has data, and reads only the exporter's metrics, with one job
+    // selected and with two. Every annotation query parses and reads only the exporter's metrics.
+    for job in [JOB, TWO_JOBS] {
+        let vars = Vars::new(job, ".*", ".*", "10s", "5m");
+        for dashboard in dashboards() {
+            for query in dashboard.queries() {
+                let unknown = unknown_names(&query.expr, &exposed, &recorded);
+                if !unknown.is_empty() {
+                    failures.push(format!("{}: names {unknown:?}", query.place));
                 }
-                Ok(_) => {}
+                let promql = vars.substitute(&query.expr);
+                match prometheus.query(&promql).await {
+                    Err(e) => failures.push(format!("{}: {e}\n  {promql}", query.place)),
+                    Ok(samples) if samples.is_empty() => {
+                        failures.push(format!("{}: no data\n  {promql}", query.place));
+                    }
+                    Ok(samples) => {
+                        if let Some(problem) = unbounded_per_app(&query.expr, &samples) {
+                            failures.push(format!("{}: {problem}", query.place));
+                        }
+                    }
+                }
+            }
+            for query in dashboard.annotation_queries() {
+                let unknown = unknown_names(&query.expr, &exposed, &recorded);
+                if !unknown.is_empty() {
+                    failures.push(format!("{}: names {unknown:?}", query.place));
+                }
+                let promql = vars.substitute(&query.expr);
+                if let Err(e) = prometheus.query(&promql).await {
+                    failures.push(format!("{}: {e}\n  {promql}", query.place));
+                }
+            }
+            for var in dashboard.variables() {
+                let Some((selector, label)) = var["query"].as_str().and_then(label_values) else {
+                    continue;
+                };
+                let promql = format!("count by ({label}) ({})", vars.substitute(&selector));
+                match prometheus.query(&promql).await {
+                    Ok(samples) if !samples.is_empty() => {}
+                    other => {
+                        failures.push(format!("{} ${}: {other:?}", dashboard.file, var["name"]));
+                    }
+                }
             }
         }
-        for var in dashboard.variables() {
-            let Some((selector, label)) = var["query"].as_str().and_then(label_values) else {
-                continue;
-            };
-            let promql = format!("count by ({label}) ({})", vars.substitute(&selector));
-            match prometheus.query(&promql).await {
-                Ok(samples) if !samples.is_empty() => {}
-                other => failures.push(format!("{} ${}: {other:?}", dashboard.file, var["name"])),
-            }
+    }
+
+    // The families the golden file lacks are real: a scrape shows each with the labels listed.
+    let live = scrape(&replica_a).await;
+    for family in SPARSE_FAMILIES
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split_whitespace().next())
+    {
+        let (want, got) = (
+            label_names(SPARSE_FAMILIES, family),
+            label_names(&live, family),
+        );
+        if want != got {
+            failures.push(format!("{family}: labels {got:?} scraped, {want:?} listed"));
         }
     }
 
@@ -428,10 +519,116 @@ async fn dashboards_and_rules_work_against_a_real_prometheus_with_two_replicas()
     assert_eq!(apps, [WEB], "{hits:?}");
     assert_eq!(sample_value(&hits[0]), 3.0);
 
+    // Annotations. Windows of 10 s ($__rate_interval here), so the test sees each event come and go.
+    let vars = Vars::new(TWO_JOBS, ".*", ".*", "10s", "5m");
+    let annotation = |name: &str| -> Vec<String> {
+        dashboards()
+            .iter()
+            .map(|d| {
+                let found = d
+                    .annotation(name)
+                    .unwrap_or_else(|| panic!("{}: no annotation {name}", d.file));
+                vars.substitute(found["target"]["expr"].as_str().expect("an expr"))
+            })
+            .collect()
+    };
+    let (leader_changes, restarts) = (
+        annotation("Leader changes"),
+        annotation("Exporter restarts"),
+    );
+    // Steady state: no marker (the replicas' first scrapes have left the window).
+    for promql in leader_changes.iter().chain(&restarts) {
+        prometheus
+            .until_samples(promql, "nothing", <[Value]>::is_empty)
+            .await;
+    }
+
+    // Marathon's leader fails over to the standby: both replicas follow it, one marker.
+    fake.set_mode(Mode::Status(502));
+    fake.disconnect_all();
+    until_both_scraped(
+        &prometheus,
+        &format!("marathon_exporter_leader_changes_total{{job=\"{JOB}\"}}"),
+        1.0,
+    )
+    .await;
+    for promql in &leader_changes {
+        prometheus
+            .until_samples(promql, "one marker for both replicas", |s| {
+                s.len() == 1 && s[0]["metric"]["instance"].is_null() && sample_value(&s[0]) > 0.0
+            })
+            .await;
+    }
+
+    // Replica b restarts at the same address: a marker for b, none for a.
+    let address = replica_b.local_addr();
+    let config_b = replica_config(&fake, &standby);
+    replica_b.shutdown().await;
+    let replica_b = Exporter::start_on(config_b, rebind(address).await)
+        .await
+        .expect("replica b again");
+    until_ready(&replica_b).await;
+    let b = address.to_string();
+    for promql in &restarts {
+        prometheus
+            .until_samples(promql, "a marker for replica b only", |s| {
+                instances(s) == BTreeMap::from([(b.clone(), 1)])
+            })
+            .await;
+    }
+
     drop(prometheus);
     replica_a.shutdown().await;
     replica_b.shutdown().await;
     fake.shutdown().await;
+    standby.shutdown().await;
+}
+
+/// How many samples name each `instance`.
+fn instances(samples: &[Value]) -> BTreeMap<String, usize> {
+    let mut out = BTreeMap::new();
+    for sample in samples {
+        let instance = sample["metric"]["instance"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned();
+        *out.entry(instance).or_default() += 1;
+    }
+    out
+}
+
+/// Listens on `address` again once the replica that had it is gone.
+async fn rebind(address: SocketAddr) -> tokio::net::TcpListener {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        match tokio::net::TcpListener::bind(address).await {
+            Ok(listener) => return listener,
+            Err(e) => assert!(
+                tokio::time::Instant::now() < deadline,
+                "{address} stays taken: {e}"
+            ),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A problem when a query draws one series per app without `topk(k, ...)` bounding it, or draws
+/// more than k.
+fn unbounded_per_app(expr: &str, samples: &[Value]) -> Option<String> {
+    if !samples.iter().any(|s| s["metric"]["app"].is_string()) {
+        return None;
+    }
+    let k = expr
+        .strip_prefix("topk(")
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|k| k.trim().parse::<usize>().ok());
+    match k {
+        None => Some("one series per app, without topk".to_owned()),
+        Some(k) if samples.len() > k => {
+            Some(format!("{} series, more than topk {k}", samples.len()))
+        }
+        Some(_) => None,
+    }
 }
 
 /// Metric names the exporter exposes: a scrape of the running exporter, and the golden

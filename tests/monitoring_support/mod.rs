@@ -27,6 +27,15 @@ pub const RUNBOOK_URL: &str =
     "https://github.com/marathon-task-exporter/marathon-task-exporter/blob/main/docs/runbook.md";
 /// A real exposition of the exporter.
 pub const GOLDEN_EXPOSITION: &str = "tests/golden/exposition.prom";
+/// Families the exporter writes only once some app has a sample above zero, which the scenario of
+/// the golden exposition never gives them, as a scrape shows them. Together with the golden file
+/// they are what the exporter exposes. `monitoring` checks that `src/` declares each name and that
+/// the golden file still lacks it (else this entry goes); `monitoring_e2e` that a live scrape
+/// shows each with these label names.
+pub const SPARSE_FAMILIES: &str = "\
+# TYPE marathon_task_unknown_terminations_total counter
+marathon_task_unknown_terminations_total{app=\"/prod/web\"} 1
+";
 /// The only job matcher the rules may use (on `up`, which has no name of its own).
 pub const JOB_CONVENTION: &str = r#"job=~".*marathon-task-exporter.*""#;
 
@@ -40,6 +49,11 @@ pub fn read(relative: &str) -> String {
 
 pub fn json(relative: &str) -> Value {
     serde_json::from_str(&read(relative)).unwrap_or_else(|e| panic!("{relative}: {e}"))
+}
+
+/// What the exporter exposes: the golden exposition and the sparse families.
+pub fn exposition() -> String {
+    format!("{}{SPARSE_FAMILIES}", read(GOLDEN_EXPOSITION))
 }
 
 /// One dashboard file, parsed.
@@ -87,6 +101,59 @@ impl Dashboard {
 
     pub fn variable(&self, name: &str) -> Option<&Value> {
         self.variables().into_iter().find(|v| v["name"] == name)
+    }
+
+    /// The annotation queries (`annotations.list`).
+    pub fn annotations(&self) -> Vec<&Value> {
+        self.json["annotations"]["list"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .collect()
+    }
+
+    pub fn annotation(&self, name: &str) -> Option<&Value> {
+        self.annotations().into_iter().find(|a| a["name"] == name)
+    }
+
+    /// The PromQL of every annotation that has one (a place kept for a future annotation has none).
+    pub fn annotation_queries(&self) -> Vec<Query> {
+        self.annotations()
+            .into_iter()
+            .filter_map(|a| {
+                let expr = a["target"]["expr"]
+                    .as_str()
+                    .filter(|e| !e.trim().is_empty())?;
+                let name = a["name"].as_str().unwrap_or("");
+                Some(Query {
+                    place: format!("{} annotation {name:?}", self.file),
+                    panel_title: name.to_owned(),
+                    expr: expr.to_owned(),
+                    instant: false,
+                })
+            })
+            .collect()
+    }
+
+    /// Every data link of every panel: in the field defaults and in the overrides.
+    pub fn data_links(&self) -> Vec<(&Value, &Value)> {
+        let mut out = Vec::new();
+        for panel in self.data_panels() {
+            let config = &panel["fieldConfig"];
+            for link in config["defaults"]["links"].as_array().into_iter().flatten() {
+                out.push((panel, link));
+            }
+            for and_override in config["overrides"].as_array().into_iter().flatten() {
+                for property in and_override["properties"].as_array().into_iter().flatten() {
+                    if property["id"] == "links" {
+                        for link in property["value"].as_array().into_iter().flatten() {
+                            out.push((panel, link));
+                        }
+                    }
+                }
+            }
+        }
+        out
     }
 
     /// Every target's query.
@@ -458,6 +525,23 @@ pub fn exposition_names(text: &str) -> BTreeSet<String> {
             let end = line.find(['{', ' ']).unwrap_or(line.len());
             names.insert(line[..end].to_owned());
         }
+    }
+    names
+}
+
+/// Label names of the samples named `metric` in an exposition.
+pub fn label_names(exposition: &str, metric: &str) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    for line in exposition.lines() {
+        let Some(rest) = line.strip_prefix(metric).and_then(|r| r.strip_prefix('{')) else {
+            continue;
+        };
+        let body = rest.split('}').next().unwrap_or("");
+        names.extend(
+            body.split(',')
+                .filter_map(|kv| kv.split_once('='))
+                .map(|(k, _)| k.to_owned()),
+        );
     }
     names
 }
