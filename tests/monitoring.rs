@@ -11,10 +11,9 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use monitoring_support::{
-    DASHBOARD_SCHEMA, Dashboard, GOLDEN_EXPOSITION, JOB_CONVENTION, Query, RULES, RUNBOOK,
-    RUNBOOK_URL, SPARSE_FAMILIES, Vars, alerts, dashboards, exposition, exposition_names,
-    github_anchors, json, label_names, label_values, metric_names, path, read, recorded,
-    rule_tests, rules, second_level_headings, unknown_names,
+    DASHBOARD_SCHEMA, Dashboard, JOB_CONVENTION, Query, RULES, RUNBOOK, RUNBOOK_URL, Vars, alerts,
+    dashboards, exposition, exposition_names, github_anchors, json, label_names, label_values,
+    metric_names, read, recorded, rule_tests, rules, second_level_headings, unknown_names,
 };
 use serde_json::{Value, json};
 
@@ -1004,44 +1003,4 @@ fn per_app_queries_are_bounded_with_topk() {
         per_app_timeseries >= 6,
         "{per_app_timeseries} per-app time series"
     );
-}
-
-/// The sparse families are real: the exporter declares them, and the golden file still lacks
-/// them (once it has one, its entry in `SPARSE_FAMILIES` goes).
-#[test]
-fn sparse_families_are_declared_by_the_exporter_and_missing_from_the_golden_file() {
-    let golden = exposition_names(&read(GOLDEN_EXPOSITION));
-    let mut sources = String::new();
-    let mut dirs = vec![path("src")];
-    while let Some(dir) = dirs.pop() {
-        for entry in std::fs::read_dir(&dir).expect("src is readable") {
-            let entry = entry.expect("a directory entry");
-            let file = entry.path();
-            if file.is_dir() {
-                dirs.push(file);
-            } else if file.extension().is_some_and(|e| e == "rs") {
-                sources.push_str(&std::fs::read_to_string(&file).expect("a source file"));
-            }
-        }
-    }
-    let families: Vec<&str> = SPARSE_FAMILIES
-        .lines()
-        .filter_map(|l| l.strip_prefix("# TYPE "))
-        .filter_map(|l| l.split_whitespace().next())
-        .collect();
-    assert!(!families.is_empty());
-    for family in families {
-        assert!(
-            sources.contains(&format!("\"{family}\"")),
-            "{family} is not declared in src/"
-        );
-        assert!(
-            !golden.contains(family),
-            "{family} is in the golden file now"
-        );
-        assert!(
-            !label_names(SPARSE_FAMILIES, family).is_empty(),
-            "{family}: a sample with its labels"
-        );
-    }
 }

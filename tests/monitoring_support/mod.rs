@@ -27,15 +27,6 @@ pub const RUNBOOK_URL: &str =
     "https://github.com/marathon-task-exporter/marathon-task-exporter/blob/main/docs/runbook.md";
 /// A real exposition of the exporter.
 pub const GOLDEN_EXPOSITION: &str = "tests/golden/exposition.prom";
-/// Families the exporter writes only once some app has a sample above zero, which the scenario of
-/// the golden exposition never gives them, as a scrape shows them. Together with the golden file
-/// they are what the exporter exposes. `monitoring` checks that `src/` declares each name and that
-/// the golden file still lacks it (else this entry goes); `monitoring_e2e` that a live scrape
-/// shows each with these label names.
-pub const SPARSE_FAMILIES: &str = "\
-# TYPE marathon_task_unknown_terminations_total counter
-marathon_task_unknown_terminations_total{app=\"/prod/web\"} 1
-";
 /// The only job matcher the rules may use (on `up`, which has no name of its own).
 pub const JOB_CONVENTION: &str = r#"job=~".*marathon-task-exporter.*""#;
 
@@ -51,9 +42,9 @@ pub fn json(relative: &str) -> Value {
     serde_json::from_str(&read(relative)).unwrap_or_else(|e| panic!("{relative}: {e}"))
 }
 
-/// What the exporter exposes: the golden exposition and the sparse families.
+/// What the exporter exposes: the golden exposition (every family has a series there).
 pub fn exposition() -> String {
-    format!("{}{SPARSE_FAMILIES}", read(GOLDEN_EXPOSITION))
+    read(GOLDEN_EXPOSITION)
 }
 
 /// One dashboard file, parsed.
