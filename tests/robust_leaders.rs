@@ -182,7 +182,10 @@ async fn events_missed_while_disconnected_are_corrected_by_the_resync() {
         task(2, "TASK_RUNNING"),
         task(3, "TASK_RUNNING"),
     ]);
-    let exporter = Exporter::start(fast(&[fake.url()])).await.unwrap();
+    // Removed with the snapshot (no removal delay), so the stream has no time to fall idle.
+    let mut config = fast(&[fake.url()]);
+    config.removal_delay = std::time::Duration::ZERO;
+    let exporter = Exporter::start(config).await.unwrap();
     until_ready(&exporter).await;
     assert_eq!(
         metric(&exporter, "marathon_exporter_tracked_tasks").await,

@@ -50,6 +50,7 @@ fn expected() -> BTreeMap<String, f64> {
         "gone_by_operator",
         "unknown",
         "unreachable",
+        "unhealthy",
     ];
     let expunge_reasons = [
         "error",
@@ -136,10 +137,18 @@ fn expected() -> BTreeMap<String, f64> {
             sum,
         );
     }
-    put(
-        format!("marathon_task_unknown_terminations_total{{app=\"{WEB}\"}}"),
-        1.0,
-    );
+    // Every known app has these from 0: one unknown termination, no health-check kill.
+    for app in [WEB, API, REPORT] {
+        let unknown = if app == WEB { 1.0 } else { 0.0 };
+        put(
+            format!("marathon_task_unknown_terminations_total{{app=\"{app}\"}}"),
+            unknown,
+        );
+        put(
+            format!("marathon_task_health_kills_total{{app=\"{app}\"}}"),
+            0.0,
+        );
+    }
     for (app, running) in [(WEB, 2.0), (API, 1.0), (REPORT, 0.0)] {
         for state in [
             "staging",
