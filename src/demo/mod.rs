@@ -9,7 +9,9 @@ mod catalog;
 mod cluster;
 mod incidents;
 mod lifecycle;
+mod pods;
 mod scenario;
+mod truth;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -25,6 +27,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use self::incidents::CYCLE;
 pub use self::scenario::Scenario;
+pub use self::truth::{ActiveTasks, Truth};
 use crate::config::{Config, DemoArgs};
 use crate::fake_marathon::{FakeMarathon, FakeOptions, payload};
 use crate::metrics::Metrics;
