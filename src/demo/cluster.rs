@@ -221,11 +221,13 @@ impl Cluster {
             .collect()
     }
 
-    /// The `/v2/tasks` array: app tasks with a Mesos status (pods and provisioned ones are not listed).
+    /// The `/v2/tasks` array: app tasks with a Mesos status (pods are not listed, nor provisioned
+    /// tasks, unless Mesos reported them unreachable).
     pub fn tasks_body(&self) -> Vec<Value> {
         let mut tasks = Vec::with_capacity(self.tasks.len());
         for (&key, task) in &self.tasks {
-            if self.apps[key.0].kind == Kind::Pod || task.phase == Phase::Provisioned {
+            let unlisted = task.phase == Phase::Provisioned && task.unreachable.is_none();
+            if self.apps[key.0].kind == Kind::Pod || unlisted {
                 continue;
             }
             let state = match (&task.unreachable, task.phase) {

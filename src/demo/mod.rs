@@ -204,6 +204,7 @@ async fn drive(
         if scenario.take_dirty() {
             fake.set_tasks(scenario.tasks_body());
             fake.set_apps(scenario.apps_body());
+            // TODO(wt-io): `fake.set_pods(Some(scenario.pods_body()))` once the fake serves pods.
         }
         for event in &events {
             fake.push_event(event);

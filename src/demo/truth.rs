@@ -143,4 +143,81 @@ mod tests {
         scenario.advance_to(START + CYCLE + 60 * 1000);
         assert!(!scenario.is_quiet(), "the next partition is under way");
     }
+
+    /// `/v2/tasks` by app and state, unreachable and inactive merged (Marathon lists both alike).
+    fn listed(scenario: &Scenario) -> ActiveTasks {
+        let mut listed = ActiveTasks::new();
+        for task in scenario.tasks_body() {
+            let state = match task["state"].as_str().unwrap() {
+                "TASK_STAGING" => "staging",
+                "TASK_STARTING" => "starting",
+                "TASK_RUNNING" => "running",
+                "TASK_KILLING" => "killing",
+                _ => "unreachable",
+            };
+            let app = task["appId"].as_str().unwrap().to_owned();
+            *listed.entry((app, state)).or_default() += 1;
+        }
+        listed
+    }
+
+    fn merged(active: ActiveTasks) -> ActiveTasks {
+        let mut merged = ActiveTasks::new();
+        for ((app, state), n) in active {
+            let state = if state == "unreachable_inactive" {
+                "unreachable"
+            } else {
+                state
+            };
+            *merged.entry((app, state)).or_default() += n;
+        }
+        merged
+    }
+
+    #[test]
+    fn the_tasks_listing_agrees_with_the_truth_at_every_moment() {
+        for seed in 1..=3 {
+            let mut scenario = Scenario::without_pods(seed, START, 0.5);
+            let mut t = START;
+            while t < START + CYCLE {
+                t += 1000;
+                scenario.advance_to(t);
+                let at = (t - START) / 1000;
+                let truth = merged(scenario.active_tasks());
+                assert_eq!(listed(&scenario), truth, "seed {seed} at {at} s");
+            }
+        }
+    }
+
+    #[test]
+    fn a_task_cut_off_before_it_staged_is_listed_unreachable() {
+        let mut scenario = Scenario::without_pods(5, START, 0.5);
+        let mut t = START;
+        let key = loop {
+            t += 250;
+            scenario.advance_to(t);
+            let provisioned = scenario
+                .cluster
+                .tasks
+                .iter()
+                .find(|(_, t)| t.phase == Phase::Provisioned);
+            if let Some((key, _)) = provisioned {
+                break *key;
+            }
+            assert!(t < START + CYCLE, "no launch in a cycle");
+        };
+        let app = scenario.cluster.apps[key.0].id.to_owned();
+        let before = listed(&scenario)
+            .get(&(app.clone(), "unreachable"))
+            .copied()
+            .unwrap_or(0);
+        if let Some(task) = scenario.cluster.tasks.get_mut(&key) {
+            task.unreachable = Some(super::super::cluster::Unreachable {
+                inactive: false,
+                replacement: None,
+            });
+        }
+        assert_eq!(listed(&scenario)[&(app.clone(), "unreachable")], before + 1);
+        assert_eq!(listed(&scenario), merged(scenario.active_tasks()));
+    }
 }

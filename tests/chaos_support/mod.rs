@@ -115,12 +115,11 @@ impl Outcome {
     pub fn summary(&self) -> String {
         let mut families: Vec<(String, usize)> = Vec::new();
         for line in &self.drift {
-            let family = line
-                .split(['{', ':', ' '])
-                .next()
-                .unwrap_or_default()
-                .trim_start_matches("marathon_")
-                .to_owned();
+            let family = match line.split(['{', ':', ' ']).next().unwrap_or_default() {
+                series if series.starts_with("marathon_") => series["marathon_".len()..].to_owned(),
+                "harness" => "harness".to_owned(),
+                _ => "unaccounted".to_owned(),
+            };
             match families.iter_mut().find(|(f, _)| *f == family) {
                 Some((_, n)) => *n += 1,
                 None => families.push((family, 1)),
@@ -181,6 +180,21 @@ pub fn seeds(count: usize) -> Vec<u64> {
             .collect();
     }
     (0..count).map(|_| fastrand::u64(..1_000_000)).collect()
+}
+
+/// Faults named by `CHAOS_FAULTS` (`lag,drops`, or `none`), if set.
+pub fn faults_from_env() -> Option<Faults> {
+    let names = std::env::var("CHAOS_FAULTS").ok()?;
+    let mut chosen = Vec::new();
+    for name in names
+        .split(',')
+        .map(str::trim)
+        .filter(|n| !n.is_empty() && *n != "none")
+    {
+        let fault = Fault::ALL.iter().find(|f| f.name() == name);
+        chosen.push(*fault.unwrap_or_else(|| panic!("CHAOS_FAULTS: no fault {name}")));
+    }
+    Some(Faults::of(&chosen))
 }
 
 /// Simulated seconds per run: `CHAOS_SECONDS`, or `default`.
