@@ -1,18 +1,19 @@
 //! The simulated Marathon's state: agents, instances and their current tasks (Marathon 1.8+ ids:
-//! a relaunch keeps the instance and bumps the incarnation), the events it emits, and the
-//! `/v2/tasks` and `/v2/apps` bodies that agree with them.
+//! a relaunch keeps the instance and bumps the incarnation), the events it emits, the
+//! `/v2/tasks` and `/v2/apps` bodies that agree with them (pods: `pods.rs`), and the ground truth
+//! of what it did (`truth.rs`).
 
 use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
 use super::catalog::{AppSpec, Kind};
+use super::pods::POD_CONTAINER;
+use super::truth::Truth;
 use crate::fake_marathon::payload;
 use crate::state::Millis;
 
 const AGENT_PREFIX: &str = "c3a9e2f1-5b7d-4e08-a6c4-91d0b8e7f254-S";
-/// The single container of pod instances.
-const POD_CONTAINER: &str = "shipper";
 
 /// An instance: the app's index and the instance number (its id is derived from both).
 pub(super) type Key = (usize, u32);
@@ -69,9 +70,11 @@ pub(super) struct Cluster {
     /// Simulated Marathon time, ms since the epoch; every event is stamped with it.
     pub now: Millis,
     pub events: Vec<Value>,
-    /// `/v2/tasks` or `/v2/apps` changed since last taken.
+    /// `/v2/tasks`, `/v2/apps` or `/v2/pods/::status` changed since last taken.
     pub dirty: bool,
     next_epoch: u64,
+    /// What the exporter must count of what happened.
+    pub truth: Truth,
 }
 
 impl Cluster {
@@ -94,6 +97,7 @@ impl Cluster {
             events: Vec::new(),
             dirty: true,
             next_epoch: 1,
+            truth: Truth::default(),
         }
     }
 
@@ -178,6 +182,7 @@ impl Cluster {
             self.now,
         );
         self.events.push(event);
+        self.unknown_termination_counted(key);
     }
 
     /// An `api_post_event` for `app` (a deployment or a scale).
@@ -216,11 +221,13 @@ impl Cluster {
             .collect()
     }
 
-    /// The `/v2/tasks` array: app tasks with a Mesos status (pods and provisioned ones are not listed).
+    /// The `/v2/tasks` array: app tasks with a Mesos status (pods are not listed, nor provisioned
+    /// tasks, unless Mesos reported them unreachable).
     pub fn tasks_body(&self) -> Vec<Value> {
         let mut tasks = Vec::with_capacity(self.tasks.len());
         for (&key, task) in &self.tasks {
-            if self.apps[key.0].kind == Kind::Pod || task.phase == Phase::Provisioned {
+            let unlisted = task.phase == Phase::Provisioned && task.unreachable.is_none();
+            if self.apps[key.0].kind == Kind::Pod || unlisted {
                 continue;
             }
             let state = match (&task.unreachable, task.phase) {

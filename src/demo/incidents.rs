@@ -182,6 +182,8 @@ impl Scenario {
     /// The instance is expunged while its task is behind an unreachable agent.
     fn forget(&mut self, key: Key) {
         if let Some(task) = self.cluster.remove(key) {
+            self.cluster
+                .expunged(key, super::truth::UNREACHABLE_EXPUNGE);
             self.cluster.forgotten.push(Forgotten {
                 key,
                 agent: task.agent,

@@ -126,6 +126,8 @@ impl Scenario {
         let Some(task) = self.cluster.remove(key) else {
             return;
         };
+        let reason = super::truth::expunge_reason(status, condition);
+        self.cluster.expunged(key, reason);
         if relaunch {
             let failures = self.failures.get(&key).copied().unwrap_or(0);
             let backoff = (SECOND as f64 * 1.15f64.powi(failures as i32)) as Millis;

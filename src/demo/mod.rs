@@ -9,7 +9,9 @@ mod catalog;
 mod cluster;
 mod incidents;
 mod lifecycle;
+mod pods;
 mod scenario;
+mod truth;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -25,6 +27,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use self::incidents::CYCLE;
 pub use self::scenario::Scenario;
+pub use self::truth::{ActiveTasks, Truth};
 use crate::config::{Config, DemoArgs};
 use crate::fake_marathon::{FakeMarathon, FakeOptions, payload};
 use crate::metrics::Metrics;
@@ -201,6 +204,7 @@ async fn drive(
         if scenario.take_dirty() {
             fake.set_tasks(scenario.tasks_body());
             fake.set_apps(scenario.apps_body());
+            // TODO(wt-io): `fake.set_pods(Some(scenario.pods_body()))` once the fake serves pods.
         }
         for event in &events {
             fake.push_event(event);

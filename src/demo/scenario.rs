@@ -94,7 +94,17 @@ pub struct Scenario {
 impl Scenario {
     /// A cluster of the catalog's apps (instance counts times `scale`), all running at `start`.
     pub fn new(seed: u64, start: Millis, scale: f64) -> Scenario {
-        let apps = catalog::apps(scale);
+        Scenario::with_apps(seed, start, catalog::apps(scale))
+    }
+
+    /// [`Scenario::new`] without the catalog's pods: a Marathon that runs apps only.
+    pub fn without_pods(seed: u64, start: Millis, scale: f64) -> Scenario {
+        let mut apps = catalog::apps(scale);
+        apps.retain(|a| a.kind != catalog::Kind::Pod);
+        Scenario::with_apps(seed, start, apps)
+    }
+
+    fn with_apps(seed: u64, start: Millis, apps: Vec<catalog::AppSpec>) -> Scenario {
         let total: u32 = apps.iter().map(|a| a.instances).sum();
         let agents = (total as usize / 21).clamp(6, 24);
         let mut s = Scenario {
@@ -158,7 +168,7 @@ impl Scenario {
         std::mem::take(&mut self.notes)
     }
 
-    /// Whether `/v2/tasks` or `/v2/apps` changed since the last call.
+    /// Whether `/v2/tasks`, `/v2/apps` or `/v2/pods/::status` changed since the last call.
     pub fn take_dirty(&mut self) -> bool {
         std::mem::take(&mut self.cluster.dirty)
     }
@@ -171,6 +181,11 @@ impl Scenario {
     /// The `/v2/apps` array as Marathon would serve it now.
     pub fn apps_body(&self) -> Vec<Value> {
         self.cluster.apps_body()
+    }
+
+    /// The `/v2/pods/::status` array as Marathon would serve it now.
+    pub fn pods_body(&self) -> Vec<Value> {
+        self.cluster.pods_body()
     }
 
     /// Schedules `action` at `time` (never before now).

@@ -1,0 +1,194 @@
+//! The live side's two Marathons, fakes on loopback: a leader and a standby that redirects
+//! `/v2/events` to it and answers snapshots with the leader's state (Marathon's standbys proxy
+//! them); failover with a deposed leader that answers from its stale state for a while; and the
+//! controls of the fake that the faults need, behind [`Controls`].
+
+use std::time::Duration;
+
+use marathon_task_exporter::fake_marathon::{FakeMarathon, FakeOptions, Mode};
+use serde_json::Value;
+use tokio::time::Instant;
+
+/// Controls of the fake Marathon that some faults need and the fake does not have yet.
+///
+/// TODO(wt-io): `FakeMarathon` gains these (same names and signatures) in the I/O worktree. Until
+/// it does, the ones in [`STUBBED`] do nothing here, so those faults are inert: pods are not
+/// served (so not resynced), `Date` is the host's clock (only event timestamps are skewed), every
+/// response names the first leader in `X-Marathon-Leader`, and snapshots are never held. Once it
+/// lands, delete this trait and its impl: the calls below resolve to the inherent methods.
+pub trait Controls {
+    /// The `/v2/pods/::status` array; `None` answers 404.
+    fn set_pods(&self, pods: Option<Vec<Value>>);
+    /// Every response's `Date` is the host's wall clock plus `offset` ms.
+    fn set_clock_offset(&self, offset: i64);
+    /// The `X-Marathon-Leader` of every response.
+    fn set_leader_header(&self, leader: Option<String>);
+    /// While true, snapshot requests wait; they are answered with the state at release.
+    fn hold_snapshots(&self, hold: bool);
+    /// Ends every open stream; what was queued is still delivered.
+    fn close_streams(&self);
+}
+
+/// The controls above that do nothing yet.
+pub const STUBBED: [&str; 4] = [
+    "set_pods",
+    "set_clock_offset",
+    "set_leader_header",
+    "hold_snapshots",
+];
+
+impl Controls for FakeMarathon {
+    fn set_pods(&self, _pods: Option<Vec<Value>>) {}
+    fn set_clock_offset(&self, _offset: i64) {}
+    fn set_leader_header(&self, _leader: Option<String>) {}
+    fn hold_snapshots(&self, _hold: bool) {}
+    fn close_streams(&self) {
+        self.disconnect_all();
+    }
+}
+
+/// What Marathon serves for `/v2/tasks`, `/v2/apps` and `/v2/pods/::status`.
+#[derive(Clone, Debug, Default)]
+pub struct Bodies {
+    pub tasks: Vec<Value>,
+    pub apps: Vec<Value>,
+    pub pods: Vec<Value>,
+}
+
+/// Keep-alive period of the fakes' streams.
+const HEARTBEAT: Duration = Duration::from_secs(1);
+
+pub struct Marathons {
+    fakes: [FakeMarathon; 2],
+    leader: usize,
+    /// The deposed leader, and until when it answers from its stale state.
+    deposed: Option<(usize, Instant)>,
+    /// When the leader's held snapshots are released.
+    release: Option<Instant>,
+    bodies: Bodies,
+}
+
+impl Marathons {
+    /// Both instances serving `bodies`; the first is the leader.
+    pub async fn start(bodies: Bodies) -> Marathons {
+        let options = FakeOptions {
+            heartbeat: Some(HEARTBEAT),
+            ..FakeOptions::default()
+        };
+        let first = FakeMarathon::start_with(options.clone())
+            .await
+            .expect("the first Marathon starts on loopback");
+        let second = FakeMarathon::start_with(FakeOptions {
+            leader_header: Some(first.url()),
+            ..options
+        })
+        .await
+        .expect("the second Marathon starts on loopback");
+        second.set_mode(Mode::RedirectTo(first.url()));
+        let mut marathons = Marathons {
+            fakes: [first, second],
+            leader: 0,
+            deposed: None,
+            release: None,
+            bodies: Bodies::default(),
+        };
+        marathons.publish(bodies);
+        marathons
+    }
+
+    pub fn urls(&self) -> [String; 2] {
+        [self.fakes[0].url(), self.fakes[1].url()]
+    }
+
+    pub fn leader(&self) -> &FakeMarathon {
+        &self.fakes[self.leader]
+    }
+
+    pub fn leader_index(&self) -> usize {
+        self.leader
+    }
+
+    /// The cluster's state changed: every instance serves it, except a deposed leader.
+    pub fn publish(&mut self, bodies: Bodies) {
+        self.bodies = bodies;
+        for i in 0..2 {
+            if self.deposed.is_none_or(|(d, _)| d != i) {
+                self.serve(i);
+            }
+        }
+    }
+
+    fn serve(&self, i: usize) {
+        let fake = &self.fakes[i];
+        fake.set_tasks(self.bodies.tasks.clone());
+        fake.set_apps(self.bodies.apps.clone());
+        fake.set_pods(Some(self.bodies.pods.clone()));
+    }
+
+    /// The standby takes over. The old leader closes its streams (what it had queued is still
+    /// delivered), redirects `/v2/events` to the new one and keeps serving the state it had for
+    /// `stale_for`. Snapshots held by the old leader are released.
+    pub fn fail_over(&mut self, stale_for: Duration) {
+        self.release_held();
+        let old = self.leader;
+        let new = 1 - old;
+        let new_url = self.fakes[new].url();
+        self.fakes[new].set_mode(Mode::Leader);
+        self.fakes[new].set_leader_header(Some(new_url.clone()));
+        self.serve(new);
+        self.fakes[old].set_mode(Mode::RedirectTo(new_url.clone()));
+        self.fakes[old].set_leader_header(Some(new_url));
+        self.fakes[old].close_streams();
+        self.leader = new;
+        self.deposed = Some((old, Instant::now() + stale_for));
+    }
+
+    /// The leader holds snapshot requests for `hold`.
+    pub fn hold(&mut self, hold: Duration) {
+        self.leader().hold_snapshots(true);
+        let until = Instant::now() + hold;
+        self.release = Some(self.release.map_or(until, |r| r.max(until)));
+    }
+
+    fn release_held(&mut self) {
+        if self.release.take().is_some() {
+            for fake in &self.fakes {
+                fake.hold_snapshots(false);
+            }
+        }
+    }
+
+    /// Ends the faults whose time is up at `now`.
+    pub fn tick(&mut self, now: Instant) {
+        if self.release.is_some_and(|r| r <= now) {
+            self.release_held();
+        }
+        if let Some((old, until)) = self.deposed
+            && until <= now
+        {
+            self.deposed = None;
+            self.serve(old);
+        }
+    }
+
+    /// Ends every fault now: held snapshots answered, a deposed leader a plain standby.
+    pub fn settle(&mut self) {
+        self.release_held();
+        if let Some((old, _)) = self.deposed.take() {
+            self.serve(old);
+        }
+    }
+
+    /// Marathon `i`'s clock is the host's plus `offsets[i]` ms.
+    pub fn set_clocks(&self, offsets: [i64; 2]) {
+        for (fake, offset) in self.fakes.iter().zip(offsets) {
+            fake.set_clock_offset(offset);
+        }
+    }
+
+    pub async fn shutdown(self) {
+        let [first, second] = self.fakes;
+        first.shutdown().await;
+        second.shutdown().await;
+    }
+}
