@@ -4,8 +4,8 @@
 //! One writer (the engine, not `Clone`), any number of cheap readers. The only dashmap user.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, RwLock};
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, RwLock};
 
 use dashmap::DashMap;
 

@@ -14,7 +14,7 @@ use tokio::time::{Instant, MissedTickBehavior, interval};
 
 use super::Plan;
 use super::faults::{Schedule, Strike};
-use super::marathons::{Bodies, Controls as _, Marathons};
+use super::marathons::{Bodies, Marathons};
 use super::reference::Reference;
 
 /// Real time between two steps of the simulation.

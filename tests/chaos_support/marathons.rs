@@ -1,51 +1,13 @@
 //! The live side's two Marathons, fakes on loopback: a leader and a standby that redirects
 //! `/v2/events` to it and answers snapshots with the leader's state (Marathon's standbys proxy
 //! them); failover with a deposed leader that answers from its stale state for a while; and the
-//! controls of the fake that the faults need, behind [`Controls`].
+//! controls of the fake that the faults need (pods, the `Date` clock, the leader header, held snapshots).
 
 use std::time::Duration;
 
 use marathon_task_exporter::fake_marathon::{FakeMarathon, FakeOptions, Mode};
 use serde_json::Value;
 use tokio::time::Instant;
-
-/// Controls of the fake Marathon that some faults need and the fake does not have yet.
-///
-/// TODO(wt-io): `FakeMarathon` gains these (same names and signatures) in the I/O worktree. Until
-/// it does, the ones in [`STUBBED`] do nothing here, so those faults are inert: pods are not
-/// served (so not resynced), `Date` is the host's clock (only event timestamps are skewed), every
-/// response names the first leader in `X-Marathon-Leader`, and snapshots are never held. Once it
-/// lands, delete this trait and its impl: the calls below resolve to the inherent methods.
-pub trait Controls {
-    /// The `/v2/pods/::status` array; `None` answers 404.
-    fn set_pods(&self, pods: Option<Vec<Value>>);
-    /// Every response's `Date` is the host's wall clock plus `offset` ms.
-    fn set_clock_offset(&self, offset: i64);
-    /// The `X-Marathon-Leader` of every response.
-    fn set_leader_header(&self, leader: Option<String>);
-    /// While true, snapshot requests wait; they are answered with the state at release.
-    fn hold_snapshots(&self, hold: bool);
-    /// Ends every open stream; what was queued is still delivered.
-    fn close_streams(&self);
-}
-
-/// The controls above that do nothing yet.
-pub const STUBBED: [&str; 4] = [
-    "set_pods",
-    "set_clock_offset",
-    "set_leader_header",
-    "hold_snapshots",
-];
-
-impl Controls for FakeMarathon {
-    fn set_pods(&self, _pods: Option<Vec<Value>>) {}
-    fn set_clock_offset(&self, _offset: i64) {}
-    fn set_leader_header(&self, _leader: Option<String>) {}
-    fn hold_snapshots(&self, _hold: bool) {}
-    fn close_streams(&self) {
-        self.disconnect_all();
-    }
-}
 
 /// What Marathon serves for `/v2/tasks`, `/v2/apps` and `/v2/pods/::status`.
 #[derive(Clone, Debug, Default)]

@@ -28,7 +28,7 @@ use self::compare::{Samples, parse, sum, value};
 use self::driver::Driver;
 use self::faults::Schedule;
 pub use self::faults::{Fault, Faults};
-use self::marathons::{Marathons, STUBBED};
+use self::marathons::Marathons;
 use self::reference::Reference;
 
 /// Simulated seconds per real second.
@@ -148,25 +148,6 @@ impl Outcome {
     }
 }
 
-/// Faults that cannot act until the fake Marathon has their controls (see `marathons.rs`).
-pub fn inert(faults: Faults) -> Vec<&'static str> {
-    let needs = |f: Fault, control: &str| faults.has(f) && STUBBED.contains(&control);
-    let mut inert = Vec::new();
-    if needs(Fault::Held, "hold_snapshots") {
-        inert.push("held: snapshots are not held");
-    }
-    if needs(Fault::Pods, "set_pods") {
-        inert.push("pods: /v2/pods/::status not served");
-    }
-    if needs(Fault::Skew, "set_clock_offset") {
-        inert.push("skew: Date is the host's clock");
-    }
-    if needs(Fault::Failover, "set_leader_header") {
-        inert.push("failover: X-Marathon-Leader names the first leader");
-    }
-    inert
-}
-
 /// Seeds to run: `CHAOS_SEED=n` (one), `CHAOS_SEEDS=a,b,c`, or `count` new seeds.
 pub fn seeds(count: usize) -> Vec<u64> {
     let read = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
@@ -211,14 +192,8 @@ pub async fn run(plan: Plan) -> Outcome {
     let schedule = Schedule::new(plan.seed, plan.faults, plan.seconds * 1000);
     let strikes = schedule.summary();
     eprintln!(
-        "chaos: seed {} faults {} [{strikes}] (CHAOS_SEED={} replays it){}",
-        plan.seed,
-        plan.faults,
-        plan.seed,
-        inert(plan.faults)
-            .iter()
-            .map(|s| format!("; inert until the fake has it: {s}"))
-            .collect::<String>()
+        "chaos: seed {} faults {} [{strikes}] (CHAOS_SEED={} replays it)",
+        plan.seed, plan.faults, plan.seed,
     );
     let start = payload::now_ms() + schedule.host_offset;
     let mut scenario = if plan.faults.has(Fault::Pods) {

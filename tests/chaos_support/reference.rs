@@ -6,13 +6,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use marathon_task_exporter::config::Config;
-use marathon_task_exporter::marathon::api::{parse_apps, parse_tasks};
-use marathon_task_exporter::marathon::ids::parse_task_id;
+use marathon_task_exporter::marathon::api::parse_snapshot;
 use marathon_task_exporter::metrics::{Metrics, Sink};
 use marathon_task_exporter::pipeline::{Clock as _, Pipeline, ReplayClock};
-use marathon_task_exporter::state::{
-    Engine, MesosState, Millis, Snapshot, SnapshotApp, SnapshotTask, Strategy,
-};
+use marathon_task_exporter::state::{Engine, Millis, Snapshot};
 use serde_json::{Value, json};
 
 use super::marathons::Bodies;
@@ -89,51 +86,10 @@ fn timestamp(text: &str) -> Option<Millis> {
 }
 
 /// The snapshot the exporter reads from `bodies`, through its own parsers.
-/// TODO(wt-io): read the pods through the crate's `/v2/pods/::status` parser once it lands.
 fn snapshot(bodies: &Bodies, at: Millis) -> Snapshot {
     let tasks = json!({ "tasks": bodies.tasks }).to_string();
     let apps = json!({ "apps": bodies.apps }).to_string();
-    let mut tasks = parse_tasks(tasks.as_bytes())
-        .expect("the simulation's /v2/tasks parses")
-        .tasks;
-    let mut pods = Vec::new();
-    for pod in &bodies.pods {
-        let id = pod["id"].as_str().expect("a pod id");
-        let strategy = &pod["spec"]["scheduling"]["unreachableStrategy"];
-        let seconds = |key: &str| strategy[key].as_i64().map(|s| s * 1000);
-        let strategy = match (
-            seconds("inactiveAfterSeconds"),
-            seconds("expungeAfterSeconds"),
-        ) {
-            (Some(inactive), Some(expunge)) => Some(Strategy::enabled(inactive, expunge)),
-            _ if strategy == "disabled" => Some(Strategy::DISABLED),
-            _ => None,
-        };
-        pods.push(SnapshotApp {
-            id: id.to_owned(),
-            strategy,
-        });
-        for instance in pod["instances"].as_array().into_iter().flatten() {
-            for container in instance["containers"].as_array().into_iter().flatten() {
-                let Some(task) = container["containerId"].as_str().and_then(parse_task_id) else {
-                    continue;
-                };
-                let state = container["status"].as_str().and_then(MesosState::parse);
-                let state = state.expect("a Mesos state");
-                tasks.push(SnapshotTask {
-                    id: task.id,
-                    instance: &task.instance,
-                    app: id,
-                    state,
-                    pod: true,
-                });
-            }
-        }
-    }
-    Snapshot {
-        requested_at: at,
-        tasks,
-        apps: parse_apps(apps.as_bytes()).expect("the simulation's /v2/apps parses"),
-        pods: Some(pods),
-    }
+    let pods = Value::Array(bodies.pods.clone()).to_string();
+    parse_snapshot(at, tasks.as_bytes(), apps.as_bytes(), Some(pods.as_bytes()))
+        .expect("the simulation's bodies parse")
 }
