@@ -92,9 +92,10 @@ pub struct Engine {
     labels: LabelAllowlist,
     timers: BinaryHeap<Timer>,
     timer_seq: u64,
-    /// Tasks a snapshot did not list, by id, and when they are removed unless an event for them
-    /// comes first (RULES.md, Snapshot: removal delay).
-    removals: HashMap<Box<str>, Millis, RandomState>,
+    /// What snapshots found that the events had not said, by task id: each correction is made
+    /// `--resync.removal-delay` after the snapshot unless an event for the task comes first
+    /// (RULES.md, Snapshot: Marathon's state runs ahead of its event stream).
+    fixes: HashMap<Box<str>, snapshot::Fix, RandomState>,
     /// The latest `now` the engine was given (Marathon clock).
     now: Millis,
     store: Store,
@@ -117,7 +118,7 @@ impl Engine {
             labels: LabelAllowlist::default(),
             timers: BinaryHeap::new(),
             timer_seq: 0,
-            removals: HashMap::default(),
+            fixes: HashMap::default(),
             now: Millis::MIN,
             store: Store::new(),
             seeded: false,
@@ -167,7 +168,7 @@ impl Engine {
     /// timers due by `now` run after.
     pub fn apply(&mut self, input: &Input<'_>, now: Millis, fx: &mut impl Effects) {
         self.advance(input.timestamp().min(now), fx);
-        self.now = self.now.max(now);
+        self.now = now;
         match input {
             Input::Status(update) => self.status(update, fx),
             Input::InstanceChanged(event) => self.instance_changed(event, fx),
@@ -216,7 +217,7 @@ impl Engine {
 
     /// Runs the timers due by `now` (call at least once a second).
     pub fn tick(&mut self, now: Millis, fx: &mut impl Effects) {
-        self.now = self.now.max(now);
+        self.now = now;
         self.advance(now, fx);
     }
 
@@ -249,6 +250,9 @@ impl Engine {
         let slot = self.apps.make_known(idx, &self.store, fx);
         fx.status_update(slot, status);
         let at = update.timestamp;
+        if !self.fixes.is_empty() {
+            self.fixes.remove(update.task.id); // the event says it: no correction
+        }
         match known {
             None => {
                 if self.tombstoned(update.task.id) {
@@ -263,9 +267,6 @@ impl Engine {
                 }
             }
             Some((_, last_change, _, agent)) => {
-                if !self.removals.is_empty() {
-                    self.removals.remove(update.task.id);
-                }
                 if at < last_change {
                     fx.event_error(EventError::Stale);
                     return;
@@ -346,8 +347,8 @@ impl Engine {
             .map(|t| (t.id(instance), t.state, t.lost()))
             .collect();
         for (id, state, lost) in ids {
-            if !self.removals.is_empty() {
-                self.removals.remove(&id);
+            if !self.fixes.is_empty() {
+                self.fixes.remove(&id);
             }
             if let Some(lost) = lost {
                 self.resolve_lost(instance, &id, state, lost, condition, fx);

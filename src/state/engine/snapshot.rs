@@ -9,8 +9,8 @@ use foldhash::fast::RandomState;
 use super::super::effects::{AppSlot, Effects, Silent};
 use super::super::store::Placement;
 use super::super::types::{
-    ActiveState, Correction, ExpungeReason, Millis, Snapshot, SnapshotApp, SnapshotTask, State,
-    TaskRef,
+    ActiveState, Correction, ExpungeReason, MesosState, Millis, Snapshot, SnapshotApp,
+    SnapshotTask, State, TaskRef,
 };
 use super::agents::host_label;
 use super::apps::AppIdx;
@@ -18,12 +18,64 @@ use super::tasks::Health;
 use super::timers::TimerKind;
 use super::{Engine, snapshot_target};
 
+/// A correction a snapshot found, waiting for the removal delay (see [`Engine::plan_fix`]).
+#[derive(Debug)]
+pub(super) struct Fix {
+    due: Millis,
+    instance: Box<str>,
+    /// When the snapshot that found it was requested: the time the correction takes effect.
+    requested_at: Millis,
+    change: Change,
+}
+
+#[derive(Debug)]
+enum Change {
+    /// Not listed: removed as `unobserved`.
+    Remove,
+    /// Listed but not tracked: added in its listed state.
+    Add(Added),
+    /// Listed in another state: moved there through the rules.
+    State(State),
+}
+
+/// What adding a listed task needs of the listing.
+#[derive(Debug)]
+struct Added {
+    app: Box<str>,
+    state: ActiveState,
+    pod: bool,
+    host: Box<str>,
+    health: Option<bool>,
+}
+
+impl Added {
+    fn of(task: &SnapshotTask<'_>, state: ActiveState) -> Added {
+        Added {
+            app: task.app.into(),
+            state,
+            pod: task.pod,
+            host: task.host.into(),
+            health: task.health,
+        }
+    }
+}
+
+/// Whether a task in state `current` is already where a listing in `target` puts it.
+fn same_state(current: Option<ActiveState>, target: State) -> bool {
+    match (current, target) {
+        (Some(s), State::Active(t)) => {
+            s == t || (t == ActiveState::Unreachable && s == ActiveState::UnreachableInactive)
+        }
+        _ => false,
+    }
+}
+
 impl Engine {
     /// Applies a snapshot requested at `snapshot.requested_at` (the connection clock), at `now`
     /// (both Marathon clock).
     pub fn apply_snapshot(&mut self, snapshot: &Snapshot, now: Millis, fx: &mut impl Effects) {
         self.advance(now, fx);
-        self.now = self.now.max(now);
+        self.now = now;
         let at = snapshot.requested_at;
         self.snapshot_apps(snapshot, at);
         if let Some(deployments) = &snapshot.deployments {
@@ -130,29 +182,95 @@ impl Engine {
                 if seeding {
                     self.add_observed(task, state, at, &mut Silent(fx));
                 } else {
-                    fx.correction(Correction::Added);
-                    self.add_observed(task, state, at, fx);
+                    self.plan_fix(
+                        task.instance,
+                        task.id,
+                        at,
+                        Change::Add(Added::of(task, state)),
+                    );
                 }
             }
             return; // a terminal task the map does not have is not added
         };
         let (state, lost, last_change) = (current.state, current.lost(), current.last_change);
-        if !self.removals.is_empty() {
-            self.removals.remove(task.id); // listed again: not missing after all
-        }
         self.set_health(task.instance, task.id, Health::of(task.health));
         if lost.is_some() || last_change > at {
             return; // a pending LOST resolves itself; newer events win
         }
-        let same = match (state, target) {
-            (Some(s), State::Active(t)) => {
-                s == t || (t == ActiveState::Unreachable && s == ActiveState::UnreachableInactive)
+        if same_state(state, target) {
+            if !self.fixes.is_empty() {
+                self.fixes.remove(task.id); // listed as it is: nothing to correct after all
             }
-            _ => false,
+        } else {
+            self.plan_fix(task.instance, task.id, at, Change::State(target));
+        }
+    }
+
+    /// Queues a correction of task `id` found by a snapshot requested at `requested_at`; it is made
+    /// after the removal delay unless an event for the task comes first. A task already awaiting
+    /// one keeps its time (a later snapshot that finds the same does not postpone it).
+    fn plan_fix(&mut self, instance: &str, id: &str, requested_at: Millis, change: Change) {
+        let due = match self.fixes.get(id) {
+            Some(fix) => fix.due,
+            None => self.now.saturating_add(self.settings.removal_delay),
         };
-        if !same {
-            fx.correction(Correction::State);
-            self.change(task.instance, task.id, target, at, fx);
+        let fix = Fix {
+            due,
+            instance: instance.into(),
+            requested_at,
+            change,
+        };
+        if self.fixes.insert(id.into(), fix).is_none() {
+            self.push_timer(
+                due,
+                TimerKind::Fix {
+                    task: id.into(),
+                    at: due,
+                },
+            );
+        }
+    }
+
+    /// A snapshot's correction of a task is due, no event for the task having come.
+    pub(super) fn fix_due(&mut self, id: &str, at: Millis, fx: &mut impl Effects) {
+        if self.fixes.get(id).is_none_or(|fix| fix.due != at) {
+            return;
+        }
+        let Some(fix) = self.fixes.remove(id) else {
+            return;
+        };
+        let instance = &*fix.instance;
+        match fix.change {
+            Change::Remove => self.remove_unlisted(instance, id, at, fx),
+            Change::Add(added) => {
+                if self.tombstoned(id) || self.find(instance, id).is_some() {
+                    return;
+                }
+                fx.correction(Correction::Added);
+                let task = SnapshotTask {
+                    id,
+                    instance,
+                    app: &added.app,
+                    state: MesosState::Staging,
+                    pod: added.pod,
+                    host: &added.host,
+                    health: added.health,
+                };
+                self.add_observed(&task, added.state, fix.requested_at, fx);
+            }
+            Change::State(target) => {
+                let Some(task) = self.find(instance, id) else {
+                    return;
+                };
+                if task.lost().is_some()
+                    || task.last_change > fix.requested_at
+                    || same_state(task.state, target)
+                {
+                    return;
+                }
+                fx.correction(Correction::State);
+                self.change(instance, id, target, fix.requested_at, fx);
+            }
         }
     }
 
@@ -216,35 +334,21 @@ impl Engine {
             })
             .map(|(instance, t)| (instance.into(), t.id(instance)))
             .collect();
-        let due = self.now.saturating_add(self.settings.removal_delay);
         for (instance, task) in vanished {
-            if self.removals.contains_key(&task) {
-                continue; // an earlier snapshot missed it already: its removal stands
+            if !matches!(
+                self.fixes.get(&task),
+                Some(Fix {
+                    change: Change::Remove,
+                    ..
+                })
+            ) {
+                self.plan_fix(&instance, &task, at, Change::Remove);
             }
-            self.removals.insert(task.clone(), due);
-            self.push_timer(
-                due,
-                TimerKind::Removal {
-                    instance,
-                    task,
-                    at: due,
-                },
-            );
         }
     }
 
-    /// The removal delay of a task a snapshot did not list has passed with no event for it.
-    pub(super) fn removal_due(
-        &mut self,
-        instance: &str,
-        id: &str,
-        at: Millis,
-        fx: &mut impl Effects,
-    ) {
-        if self.removals.get(id) != Some(&at) {
-            return; // an event or a later listing came first
-        }
-        self.removals.remove(id);
+    /// Removes, as `unobserved`, a task a snapshot did not list (its removal delay has passed).
+    fn remove_unlisted(&mut self, instance: &str, id: &str, at: Millis, fx: &mut impl Effects) {
         if self.find(instance, id).is_none_or(|t| t.lost().is_some()) {
             return; // ended meanwhile, or left to its LOST resolution
         }

@@ -46,9 +46,8 @@ pub(super) enum TimerKind {
         result: DeploymentResult,
         at: Millis,
     },
-    /// A task a snapshot did not list is removed now unless an event for it came first.
-    Removal {
-        instance: Box<str>,
+    /// A snapshot's correction of a task is made now unless an event for it came first.
+    Fix {
         task: Box<str>,
         at: Millis,
     },
@@ -120,9 +119,7 @@ impl Engine {
                 }
             }
             TimerKind::App { idx, at } => self.retention_due(idx, at, now, fx),
-            TimerKind::Removal { instance, task, at } => {
-                self.removal_due(&instance, &task, at, fx);
-            }
+            TimerKind::Fix { task, at } => self.fix_due(&task, at, fx),
             TimerKind::HealthKill { task, at } => self.health_kill_due(&task, at),
             TimerKind::DeploymentDone { id, result, at } => {
                 self.deployment_done_due(&id, result, at);

@@ -65,6 +65,25 @@ impl H {
         self.e.apply_snapshot(&snapshot, now, &mut self.t);
     }
 
+    /// A status stamped `at` applied when the engine's clock reads `now` (a late event).
+    fn late_status(&mut self, n: u32, status: &str, at: Millis, now: Millis) {
+        let (id, instance) = ids(WEB, n);
+        let update = StatusUpdate {
+            task: TaskRef {
+                id: &id,
+                instance: instance.as_str().into(),
+                pod: false,
+            },
+            app: WEB,
+            status: Status::Known(MesosState::parse(status).expect("a Mesos state")),
+            message: "",
+            reason: None,
+            host: None,
+            timestamp: at,
+        };
+        self.e.apply(&Input::Status(update), now, &mut self.t);
+    }
+
     fn pod_state(&self, container: &str) -> Option<Option<ActiveState>> {
         self.e.task_state(POD_INSTANCE, &pod_task(container))
     }
@@ -110,6 +129,43 @@ fn a_kill_that_reaches_the_stream_after_the_snapshot_counts_killed_not_unobserve
     assert_eq!(h.t.expunge_count(WEB, "killed"), 1);
     assert_eq!(h.t.expunge_count(WEB, "unobserved"), 0);
     assert!(h.t.corrections.is_empty(), "{:?}", h.t.corrections);
+}
+
+#[test]
+fn a_task_listed_before_its_first_event_counts_from_none_when_the_event_follows() {
+    let mut h = H::new();
+    h.snapshot(T0, T0, &[], &[]);
+    // Marathon staged task 1 and listed it before the TASK_STAGING reached the stream.
+    h.snapshot(T0 + MIN, T0 + MIN + 100, &[(1, "TASK_STAGING")], &[]);
+    h.status(WEB, 1, "TASK_STAGING", T0 + MIN - 200);
+    h.status(WEB, 1, "TASK_RUNNING", T0 + MIN + S);
+    h.tick(T0 + 2 * MIN);
+    assert_eq!(h.tr("none", "staging"), 1);
+    assert_eq!(h.t.time_to_running[WEB].len(), 1);
+    assert!(h.t.corrections.is_empty(), "{:?}", h.t.corrections);
+}
+
+#[test]
+fn a_state_listed_ahead_of_the_stream_is_no_correction_when_its_event_follows() {
+    let mut h = H::new();
+    h.snapshot(T0, T0, &[(1, "TASK_STAGING")], &[]);
+    h.snapshot(T0 + MIN, T0 + MIN + 100, &[(1, "TASK_RUNNING")], &[]);
+    h.status(WEB, 1, "TASK_RUNNING", T0 + MIN - 200);
+    h.tick(T0 + 2 * MIN);
+    assert_eq!(h.tr("staging", "running"), 1);
+    assert!(h.t.corrections.is_empty(), "{:?}", h.t.corrections);
+}
+
+#[test]
+fn a_listed_task_no_event_tells_of_is_added_after_the_delay() {
+    let mut h = H::new();
+    h.snapshot(T0, T0, &[], &[]);
+    h.snapshot(T0 + MIN, T0 + MIN, &[(1, "TASK_RUNNING")], &[]);
+    assert_eq!(h.state(WEB, 1), None);
+    h.tick(T0 + MIN + 2 * S);
+    assert_eq!(h.state(WEB, 1), Some(Some(ActiveState::Running)));
+    assert_eq!(h.t.correction_count("added"), 1);
+    assert_eq!(h.t.rule_total(), 0, "a correction, not a transition");
 }
 
 #[test]
@@ -197,6 +253,7 @@ fn pod_tasks_listed_but_not_tracked_are_added_and_state_changes_applied() {
         T0 + MIN,
         Some(&[("redis", "TASK_UNREACHABLE"), ("log", "TASK_STAGING")]),
     );
+    h.tick(T0 + MIN + 2 * S);
     assert_eq!(h.t.correction_count("added"), 1);
     assert_eq!(h.t.correction_count("state"), 1);
     assert_eq!(h.t.transition_count(POD, "running", "unreachable"), 1);
@@ -269,9 +326,9 @@ fn a_terminal_status_stamped_longer_ago_than_the_ttl_counts_once_however_often_i
     h.status(WEB, 1, "TASK_RUNNING", T0 - 60 * MIN);
     h.tick(T0);
     // The end is stamped 20 minutes before `now`: its tombstone still lasts a TTL from `now`.
-    h.status_full(WEB, 1, "TASK_FAILED", T0 - 20 * MIN, "", None);
+    h.late_status(1, "TASK_FAILED", T0 - 20 * MIN, T0);
     h.tick(T0 + 14 * MIN);
-    h.status_full(WEB, 1, "TASK_FAILED", T0 - 20 * MIN, "", None);
+    h.late_status(1, "TASK_FAILED", T0 - 20 * MIN, T0 + 14 * MIN);
     assert_eq!(h.tr("running", "failed"), 1);
     assert_eq!(h.t.expunge_count(WEB, "failed"), 1);
     assert_eq!(h.e.tasks(), 0);
@@ -280,9 +337,9 @@ fn a_terminal_status_stamped_longer_ago_than_the_ttl_counts_once_however_often_i
     let mut h = H::new();
     h.status(WEB, 1, "TASK_RUNNING", T0 - 60 * MIN);
     h.tick(T0);
-    h.status_full(WEB, 1, "TASK_FAILED", T0 - 10 * MIN, "", None);
+    h.late_status(1, "TASK_FAILED", T0 - 10 * MIN, T0);
     h.tick(T0 + 6 * MIN);
-    h.status_full(WEB, 1, "TASK_RUNNING", T0 - 8 * MIN, "", None);
+    h.late_status(1, "TASK_RUNNING", T0 - 8 * MIN, T0 + 6 * MIN);
     assert_eq!(h.e.tasks(), 0, "not tracked again");
     assert_eq!(h.t.transitions.len(), 2);
 }
@@ -291,11 +348,11 @@ fn a_terminal_status_stamped_longer_ago_than_the_ttl_counts_once_however_often_i
 fn a_status_for_an_unknown_task_stamped_a_ttl_ago_is_stale() {
     let mut h = H::new();
     h.tick(T0 + 15 * MIN);
-    h.status(WEB, 1, "TASK_FAILED", T0);
+    h.late_status(1, "TASK_FAILED", T0, T0 + 15 * MIN);
     assert_eq!(h.t.error_count("stale"), 1);
     assert_eq!(h.t.transitions.len(), 0);
     assert_eq!(h.t.status_count(WEB, "failed"), 1, "still a status update");
-    h.status(WEB, 2, "TASK_RUNNING", T0 + 1);
+    h.late_status(2, "TASK_RUNNING", T0 + 1, T0 + 15 * MIN);
     assert_eq!(h.tr("none", "running"), 1, "younger than the TTL");
 }
 

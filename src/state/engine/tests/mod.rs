@@ -998,6 +998,12 @@ fn a_later_snapshot_adds_a_missing_task_with_only_a_correction() {
     let mut h = H::new();
     h.snapshot(T0, T0, &[], &[]);
     h.snapshot(T0 + MIN, T0 + MIN, &[(1, "TASK_RUNNING")], &[]);
+    assert_eq!(
+        h.t.correction_count("added"),
+        0,
+        "not before the removal delay"
+    );
+    h.tick(T0 + MIN + 2 * S);
     assert_eq!(h.t.correction_count("added"), 1);
     assert_eq!(h.t.rule_total(), 0);
     assert_eq!(h.gauge(ActiveState::Running), 1);
@@ -1035,6 +1041,7 @@ fn a_changed_state_is_applied_through_the_rules_with_a_correction() {
     let mut h = with_strategy(5 * MIN, 10 * MIN);
     h.snapshot(T0, T0, &[(1, "TASK_RUNNING")], &[]);
     h.snapshot(T0 + MIN, T0 + MIN, &[(1, "TASK_UNREACHABLE")], &[]);
+    h.tick(T0 + MIN + 2 * S);
     assert_eq!(h.t.correction_count("state"), 1);
     assert_eq!(h.tr("running", "unreachable"), 1);
     assert_eq!(h.t.status_updates.len(), 0);
@@ -1050,6 +1057,7 @@ fn a_terminal_task_in_the_snapshot_ends_a_known_task_and_is_not_added_otherwise(
         &[(1, "TASK_FAILED"), (2, "TASK_FAILED")],
         &[],
     );
+    h.tick(T0 + MIN + 2 * S);
     assert_eq!(h.tr("running", "failed"), 1);
     assert_eq!(h.t.expunge_count(WEB, "failed"), 1);
     assert_eq!(h.t.replacement_count(WEB, "failed"), 1);
