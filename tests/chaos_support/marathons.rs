@@ -88,8 +88,11 @@ impl Marathons {
     }
 
     /// The standby takes over. The old leader closes its streams (what it had queued is still
-    /// delivered), redirects `/v2/events` to the new one and keeps serving the state it had for
-    /// `stale_for`. Snapshots held by the old leader are released.
+    /// delivered), redirects `/v2/events` to the new one and, for `stale_for`, keeps answering from
+    /// the state it had, as requests that passed Marathon's leader filter before the flip do: under
+    /// its own name in `X-Marathon-Leader` (EXTRA.md §6). After that it proxies to the new leader:
+    /// the new leader's state under the new leader's name. Snapshots held by the old leader are
+    /// released.
     pub fn fail_over(&mut self, stale_for: Duration) {
         self.release_held();
         let old = self.leader;
@@ -98,8 +101,7 @@ impl Marathons {
         self.fakes[new].set_mode(Mode::Leader);
         self.fakes[new].set_leader_header(Some(new_url.clone()));
         self.serve(new);
-        self.fakes[old].set_mode(Mode::RedirectTo(new_url.clone()));
-        self.fakes[old].set_leader_header(Some(new_url));
+        self.fakes[old].set_mode(Mode::RedirectTo(new_url));
         self.fakes[old].close_streams();
         self.leader = new;
         self.deposed = Some((old, Instant::now() + stale_for));
@@ -129,15 +131,22 @@ impl Marathons {
             && until <= now
         {
             self.deposed = None;
-            self.serve(old);
+            self.proxy(old);
         }
+    }
+
+    /// Instance `i` answers as a standby proxying to the leader: its state and name.
+    fn proxy(&self, i: usize) {
+        let leader = self.fakes[self.leader].url();
+        self.fakes[i].set_leader_header(Some(leader));
+        self.serve(i);
     }
 
     /// Ends every fault now: held snapshots answered, a deposed leader a plain standby.
     pub fn settle(&mut self) {
         self.release_held();
         if let Some((old, _)) = self.deposed.take() {
-            self.serve(old);
+            self.proxy(old);
         }
     }
 
