@@ -67,21 +67,7 @@ impl H {
 
     /// A status stamped `at` applied when the engine's clock reads `now` (a late event).
     fn late_status(&mut self, n: u32, status: &str, at: Millis, now: Millis) {
-        let (id, instance) = ids(WEB, n);
-        let update = StatusUpdate {
-            task: TaskRef {
-                id: &id,
-                instance: instance.as_str().into(),
-                pod: false,
-            },
-            app: WEB,
-            status: Status::Known(MesosState::parse(status).expect("a Mesos state")),
-            message: "",
-            reason: None,
-            host: None,
-            timestamp: at,
-        };
-        self.e.apply(&Input::Status(update), now, &mut self.t);
+        self.status_with(WEB, n, status, ("", None, None), at, now);
     }
 
     fn pod_state(&self, container: &str) -> Option<Option<ActiveState>> {

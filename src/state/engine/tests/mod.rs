@@ -46,6 +46,20 @@ impl H {
         message: &str,
         reason: Option<&str>,
     ) {
+        self.status_with(app, n, status, (message, reason, None), at, at);
+    }
+
+    /// A status of task `n` of `app` stamped `at` with `(message, reason, host)`, applied when the
+    /// engine's clock reads `now`: the one place the engine tests build a status update.
+    pub fn status_with(
+        &mut self,
+        app: &str,
+        n: u32,
+        status: &str,
+        (message, reason, host): (&str, Option<&str>, Option<&str>),
+        at: Millis,
+        now: Millis,
+    ) {
         let (id, instance) = ids(app, n);
         let update = StatusUpdate {
             task: TaskRef {
@@ -57,10 +71,10 @@ impl H {
             status: MesosState::parse(status).map_or(Status::Other(status), Status::Known),
             message,
             reason,
+            host,
             timestamp: at,
-            host: None,
         };
-        self.e.apply(&Input::Status(update), at, &mut self.t);
+        self.e.apply(&Input::Status(update), now, &mut self.t);
     }
 
     pub fn status(&mut self, app: &str, n: u32, status: &str, at: Millis) {

@@ -8,21 +8,7 @@ use crate::state::types::{DeploymentResult, SnapshotDeployment};
 
 impl H {
     fn status_on(&mut self, app: &str, n: u32, status: &str, host: Option<&str>, at: Millis) {
-        let (id, instance) = ids(app, n);
-        let update = StatusUpdate {
-            task: TaskRef {
-                id: &id,
-                instance: instance.as_str().into(),
-                pod: false,
-            },
-            app,
-            status: Status::Known(MesosState::parse(status).expect("a Mesos state")),
-            message: "",
-            reason: None,
-            host,
-            timestamp: at,
-        };
-        self.e.apply(&Input::Status(update), at, &mut self.t);
+        self.status_with(app, n, status, ("", None, host), at, at);
     }
 
     fn health_kill(&mut self, app: &str, n: u32, at: Millis) {
