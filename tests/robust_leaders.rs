@@ -173,7 +173,13 @@ async fn fails_over_between_configured_instances_and_counts_one_leader_change() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_missed_while_disconnected_are_corrected_by_the_resync() {
-    let fake = FakeMarathon::start().await.unwrap();
+    // Marathon's keep-alive, so that a slow machine never sees the stream fall idle.
+    let fake = FakeMarathon::start_with(FakeOptions {
+        heartbeat: Some(std::time::Duration::from_millis(200)),
+        ..FakeOptions::default()
+    })
+    .await
+    .unwrap();
     let t0 = payload::now_ms() - 600_000;
     let task = |n, state| payload::task(&payload::task_id(WEB, n, 1), WEB, state, t0);
     fake.set_apps(vec![payload::app(WEB, 3, Some((60, 300)))]);
