@@ -108,6 +108,7 @@ fn per_task_seeded(tasks: usize, apps: usize, renders: usize) -> Option<f64> {
     let before = rss_bytes()?;
     let snapshot = Snapshot {
         requested_at: payload::now_ms(),
+        answered_at: None,
         tasks: parse_tasks(&body).expect("valid body").tasks,
         apps: Vec::new(),
         pods: None,
@@ -181,6 +182,7 @@ fn main() {
     let mut seeded_engine = Engine::new(Settings::default());
     let snapshot = Snapshot {
         requested_at: payload::now_ms(),
+        answered_at: None,
         tasks: list.tasks,
         apps: Vec::new(),
         pods: None,

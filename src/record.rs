@@ -298,6 +298,7 @@ fn snapshot_loop(
 fn write_snapshot(shared: &Shared, requested_at: Millis, bodies: &Bodies) {
     shared.writer().snapshot(
         requested_at,
+        bodies.answered_at,
         &bodies.tasks,
         &bodies.apps,
         bodies.pods.as_deref(),

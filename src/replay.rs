@@ -92,12 +92,14 @@ pub fn replay_file(path: &Path, config: &Config) -> Result<Replay, RecordingErro
             }
             Entry::Snapshot {
                 requested_at,
+                answered_at,
                 tasks,
                 apps,
                 pods,
                 ..
             } => match parse_snapshot(requested_at, &tasks, &apps, pods.as_deref()) {
-                Ok(snapshot) => {
+                Ok(mut snapshot) => {
+                    snapshot.answered_at = answered_at;
                     stats.snapshots += 1;
                     pipeline.apply_snapshot(&snapshot);
                 }

@@ -41,6 +41,7 @@ fn render() -> String {
     let listed = [(web(1), WEB), (web(2), WEB), (api(1), API)];
     pipeline.apply_snapshot(&Snapshot {
         requested_at: T0,
+        answered_at: None,
         tasks: listed
             .iter()
             .map(|(id, app)| SnapshotTask {

@@ -85,29 +85,58 @@ pub(super) fn date_header(shared: &Shared) -> Option<HeaderValue> {
     HeaderValue::from_str(&httpdate::fmt_http_date(time)).ok()
 }
 
+// A snapshot answer reads its body and the leader it names under one lock: a Marathon's answer
+// always names the leader whose state it holds, even while the caller switches both.
+
 pub(super) async fn tasks(State(shared): State<Arc<Shared>>) -> Response {
     shared.released().await;
-    let tasks = shared.lock().tasks.clone();
-    json_response(&shared, &json!({ "tasks": tasks }))
+    let (tasks, leader) = {
+        let state = shared.lock();
+        (state.tasks.clone(), state.leader_header.clone())
+    };
+    named_json(leader, &json!({ "tasks": tasks }))
 }
 
 pub(super) async fn apps(State(shared): State<Arc<Shared>>) -> Response {
     shared.released().await;
-    let apps = shared.lock().apps.clone();
-    json_response(&shared, &json!({ "apps": apps }))
+    let (apps, leader) = {
+        let state = shared.lock();
+        (state.apps.clone(), state.leader_header.clone())
+    };
+    named_json(leader, &json!({ "apps": apps }))
 }
 
 /// `/v2/pods/::status`: the pods set, or 404 (with the leader header, as a leader's 404 has).
 pub(super) async fn pods(shared: Arc<Shared>) -> Response {
     shared.released().await;
-    let pods = shared.lock().pods.clone();
+    let (pods, leader) = {
+        let state = shared.lock();
+        (state.pods.clone(), state.leader_header.clone())
+    };
     match pods {
-        Some(pods) => json_response(&shared, &Value::Array(pods)),
+        Some(pods) => named_json(leader, &Value::Array(pods)),
         None => {
             let mut response = (StatusCode::NOT_FOUND, "Not Found").into_response();
-            add_leader(&shared, response.headers_mut());
+            name_leader(leader, response.headers_mut());
             response
         }
+    }
+}
+
+/// A JSON answer naming `leader` in `X-Marathon-Leader`.
+fn named_json(leader: Option<String>, body: &Value) -> Response {
+    let mut response = (
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response();
+    name_leader(leader, response.headers_mut());
+    response
+}
+
+fn name_leader(leader: Option<String>, headers: &mut HeaderMap) {
+    if let Some(value) = leader.and_then(|l| HeaderValue::from_str(&l).ok()) {
+        headers.insert(marathon_leader(), value);
     }
 }
 

@@ -394,6 +394,7 @@ pub fn parse_snapshot(
     };
     Ok(Snapshot {
         requested_at,
+        answered_at: None,
         tasks,
         apps,
         pods,

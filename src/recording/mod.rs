@@ -10,7 +10,7 @@
 //! | `connect` | `local`, `leader` | a stream connection opened: a partial event before it is void |
 //! | `chunk` | `local`, `data` | bytes as read from `/v2/events`, base64 (standard alphabet, padded) |
 //! | `disconnect` | `local` | the stream connection ended |
-//! | `snapshot` | `local`, `requested_at`, `tasks`, `apps`, optional `pods` | a resync: the raw `/v2/tasks`, `/v2/apps` and (when Marathon has pods: absent for a 404, and in recordings made before pods were read) `/v2/pods/::status` bodies (base64), requested at `requested_at` (Marathon clock, ms since the epoch) and applied at `local` |
+//! | `snapshot` | `local`, `requested_at`, optional `answered_at`, `tasks`, `apps`, optional `pods` | a resync: the raw `/v2/tasks`, `/v2/apps` and (when Marathon has pods: absent for a 404, and in recordings made before pods were read) `/v2/pods/::status` bodies (base64), requested at `requested_at` and answered at `answered_at` (Marathon clock, ms since the epoch; the latest `Date` of the answers to the end of its second, absent without one) and applied at `local` |
 //! | `tick` | `local` | the exporter evaluated its timers (only in recordings with `"ticks":true`) |
 //! | `end` | `local` | the recording stopped cleanly |
 //!
@@ -72,6 +72,8 @@ pub(crate) enum Line {
     Snapshot {
         local: Millis,
         requested_at: Millis,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        answered_at: Option<Millis>,
         tasks: String,
         apps: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -115,6 +117,8 @@ pub enum Entry {
     Snapshot {
         local: Millis,
         requested_at: Millis,
+        /// When Marathon answered (absent in recordings made before it was recorded).
+        answered_at: Option<Millis>,
         tasks: Vec<u8>,
         apps: Vec<u8>,
         /// `None` when Marathon has no pods (404), and in recordings made before pods were read.

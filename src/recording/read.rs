@@ -152,12 +152,14 @@ impl Reader {
             Line::Snapshot {
                 local,
                 requested_at,
+                answered_at,
                 tasks,
                 apps,
                 pods,
             } => Entry::Snapshot {
                 local,
                 requested_at,
+                answered_at,
                 tasks: decode("tasks", &tasks)?,
                 apps: decode("apps", &apps)?,
                 pods: pods.map(|pods| decode("pods", &pods)).transpose()?,

@@ -32,6 +32,7 @@ fn snapshot_bodies_parse_back_to_the_same_snapshot() {
     };
     let snapshot = Snapshot {
         requested_at: 5,
+        answered_at: None,
         tasks: [
             task(
                 "prod_web.instance-0a0b0c0d-0890-11eb-9a3f-0242f5e1c6d2._app.1",
@@ -94,6 +95,7 @@ fn snapshot_bodies_with_pods_parse_back_to_the_same_snapshot() {
     };
     let snapshot = Snapshot {
         requested_at: 9,
+        answered_at: None,
         tasks: [
             task("web.instance-1._app.1", "/web", MesosState::Running, false),
             task("db.instance-1.pg.1", "/db", MesosState::Running, true),
@@ -144,8 +146,8 @@ fn written_recordings_read_back() {
         let mut w = RecordingWriter::create(&path, "http://m:8080", false).unwrap();
         w.connected("http://m:8080");
         w.chunk(b"event: x\r\ndata: {\xff}\r\n\r\n");
-        w.snapshot(77, b"{\"tasks\":[]}", b"[]", None);
-        w.snapshot(78, b"[]", b"[]", Some(b"[{\"id\":\"/p\"}]"));
+        w.snapshot(77, None, b"{\"tasks\":[]}", b"[]", None);
+        w.snapshot(78, Some(80_999), b"[]", b"[]", Some(b"[{\"id\":\"/p\"}]"));
         w.tick();
         w.disconnected();
     }
@@ -162,10 +164,10 @@ fn written_recordings_read_back() {
         matches!(&entries[1], Entry::Chunk { data, .. } if data == b"event: x\r\ndata: {\xff}\r\n\r\n")
     );
     assert!(
-        matches!(&entries[2], Entry::Snapshot { requested_at: 77, tasks, apps, pods: None, .. } if tasks == b"{\"tasks\":[]}" && apps == b"[]")
+        matches!(&entries[2], Entry::Snapshot { requested_at: 77, answered_at: None, tasks, apps, pods: None, .. } if tasks == b"{\"tasks\":[]}" && apps == b"[]")
     );
     assert!(
-        matches!(&entries[3], Entry::Snapshot { requested_at: 78, pods: Some(pods), .. } if pods == b"[{\"id\":\"/p\"}]")
+        matches!(&entries[3], Entry::Snapshot { requested_at: 78, answered_at: Some(80_999), pods: Some(pods), .. } if pods == b"[{\"id\":\"/p\"}]")
     );
     assert!(matches!(entries[6], Entry::End { .. }));
     let text = std::fs::read_to_string(&path).unwrap();
@@ -174,8 +176,8 @@ fn written_recordings_read_back() {
         .find(|l| l.contains("\"requested_at\":77"))
         .unwrap();
     assert!(
-        !first.contains("pods"),
-        "no pods field without pods: {first}"
+        !first.contains("pods") && !first.contains("answered_at"),
+        "no pods or answered_at field without them: {first}"
     );
 }
 
@@ -188,6 +190,7 @@ fn snapshots_recorded_before_pods_were_read_still_read() {
         [Entry::Snapshot {
             local: 3,
             requested_at: 5,
+            answered_at: None,
             tasks: b"[]".to_vec(),
             apps: b"[]".to_vec(),
             pods: None,

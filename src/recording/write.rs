@@ -93,11 +93,12 @@ impl RecordingWriter {
         self.write(&Line::Disconnect { local });
     }
 
-    /// A snapshot from its raw bodies, requested at `requested_at` (Marathon clock); `pods` is
-    /// `None` when Marathon answered 404.
+    /// A snapshot from its raw bodies, requested at `requested_at` and answered at `answered_at`
+    /// (Marathon clock); `pods` is `None` when Marathon answered 404.
     pub fn snapshot(
         &mut self,
         requested_at: Millis,
+        answered_at: Option<Millis>,
         tasks: &[u8],
         apps: &[u8],
         pods: Option<&[u8]>,
@@ -106,6 +107,7 @@ impl RecordingWriter {
         self.write(&Line::Snapshot {
             local,
             requested_at,
+            answered_at,
             tasks: STANDARD.encode(tasks),
             apps: STANDARD.encode(apps),
             pods: pods.map(|pods| STANDARD.encode(pods)),
@@ -184,6 +186,7 @@ impl Recorder {
         let bodies = snapshot_bodies(snapshot);
         self.writer.snapshot(
             snapshot.requested_at,
+            snapshot.answered_at,
             &bodies.tasks,
             &bodies.apps,
             bodies.pods.as_deref(),

@@ -4,12 +4,13 @@
 
 use bytes::{Bytes, BytesMut};
 use reqwest::StatusCode;
-use reqwest::header::ACCEPT;
+use reqwest::header::{ACCEPT, DATE};
 use url::Url;
 
 use crate::client::{ClientError, MarathonClient, SNAPSHOT_TIMEOUT, endpoint, origin};
 use crate::connection::{Connection, LeaderMismatch};
 use crate::marathon::api::{BodyError, parse_deployments, parse_snapshot};
+use crate::marathon::parse_http_date;
 use crate::state::{Millis, Snapshot};
 use crate::stream::connect::leader_of;
 
@@ -50,6 +51,8 @@ pub enum ResyncError {
 /// `deployments` when `/v2/deployments` did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Bodies {
+    /// Marathon's clock when it answered (see [`Snapshot::answered_at`]).
+    pub answered_at: Option<Millis>,
     pub tasks: Bytes,
     pub apps: Bytes,
     pub pods: Option<Bytes>,
@@ -67,6 +70,7 @@ impl Bodies {
         let mut snapshot =
             parse_snapshot(requested_at, &self.tasks, &self.apps, self.pods.as_deref())
                 .map_err(failed)?;
+        snapshot.answered_at = self.answered_at;
         if let Some(body) = &self.deployments {
             let deployments = parse_deployments(body).map_err(|error| {
                 failed(BodyError {
@@ -87,19 +91,23 @@ pub async fn fetch_bodies(
     connection: &Connection,
     max_bytes: usize,
 ) -> Result<Bodies, ResyncError> {
-    let tasks = fetch(client, connection, "v2/tasks", max_bytes).await?;
-    let apps = fetch(client, connection, "v2/apps", max_bytes).await?;
-    // Marathon before 1.4 has no pods; a 404 leaves pods (or deployments) as they are.
-    let optional = |r: Result<Bytes, ResyncError>| match r {
-        Ok(body) => Ok(Some(body)),
-        Err(ResyncError::Status { status: 404, .. }) => Ok(None),
-        Err(e) => Err(e),
+    let mut answered_at = None;
+    let mut note = |(body, date): (Bytes, Option<Millis>)| {
+        answered_at = answered_at.max(date);
+        body
     };
-    let pods = optional(fetch(client, connection, "v2/pods/::status", max_bytes).await)?;
+    let tasks = note(fetch(client, connection, "v2/tasks", max_bytes).await?);
+    let apps = note(fetch(client, connection, "v2/apps", max_bytes).await?);
+    // Marathon before 1.4 has no pods; a 404 leaves pods (or deployments) as they are.
+    let pods = match fetch(client, connection, "v2/pods/::status", max_bytes).await {
+        Ok(answer) => Some(note(answer)),
+        Err(ResyncError::Status { status: 404, .. }) => None,
+        Err(e) => return Err(e),
+    };
     // Deployments only correct what the events said: one that cannot be read leaves them as
-    // they are rather than failing the whole snapshot.
+    // they are rather than failing the whole snapshot. Their answer's time counts for nothing.
     let deployments = match fetch(client, connection, "v2/deployments", max_bytes).await {
-        Ok(body) => Some(body),
+        Ok((body, _)) => Some(body),
         Err(ResyncError::Overtaken) => return Err(ResyncError::Overtaken),
         Err(e) => {
             tracing::debug!(error = %e, "/v2/deployments not read; deployments left as they are");
@@ -107,6 +115,7 @@ pub async fn fetch_bodies(
         }
     };
     Ok(Bodies {
+        answered_at,
         tasks,
         apps,
         pods,
@@ -114,13 +123,14 @@ pub async fn fetch_bodies(
     })
 }
 
-/// One body, from the stream's leader, at most `max_bytes` long.
+/// One body, from the stream's leader, at most `max_bytes` long, with the latest moment its
+/// `Date` allows (the end of the second it names).
 async fn fetch(
     client: &MarathonClient,
     connection: &Connection,
     path: &str,
     max_bytes: usize,
-) -> Result<Bytes, ResyncError> {
+) -> Result<(Bytes, Option<Millis>), ResyncError> {
     let url = endpoint(&connection.base, path);
     let shown = shown(&url);
     let mut response = client
@@ -151,6 +161,12 @@ async fn fetch(
     if !status.is_success() {
         return Err(error);
     }
+    let date = response
+        .headers()
+        .get(DATE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(parse_http_date)
+        .map(|d| d.saturating_add(999));
     if let Some(size) = response.content_length() {
         if size > max_bytes as u64 {
             return Err(ResyncError::TooLarge {
@@ -175,7 +191,7 @@ async fn fetch(
         }
         body.extend_from_slice(&chunk);
     }
-    Ok(body.freeze())
+    Ok((body.freeze(), date))
 }
 
 /// A URL as errors name it: origin and path, never userinfo or query.

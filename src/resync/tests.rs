@@ -107,6 +107,27 @@ async fn a_snapshot_holds_app_and_pod_tasks_from_the_connections_marathon() {
 }
 
 #[tokio::test]
+async fn the_answer_time_is_marathons_date_to_the_end_of_its_second() {
+    let fake = fake_with_state().await;
+    let hour = 3_600_000;
+    fake.set_clock_offset(hour);
+    let r = resync(
+        &Config::for_tests(Url::parse(&fake.url()).unwrap()),
+        quiet(),
+    );
+    let c = connection(1, &fake.url(), Some(&fake.url()));
+    let before = payload::now_ms() + hour;
+    let s = r.snapshot(&c).await.expect("snapshot");
+    let after = payload::now_ms() + hour;
+    let answered = s.answered_at.expect("the fake sends Date");
+    assert_eq!(answered % 1000, 999, "whole seconds, to the end of one");
+    assert!(
+        (before - 1000..after + 1000).contains(&answered),
+        "{before} <= {answered} <= {after}, on Marathon's clock"
+    );
+}
+
+#[tokio::test]
 async fn a_marathon_without_pods_leaves_them_alone() {
     let fake = fake_with_state().await;
     let r = resync(

@@ -778,6 +778,10 @@ pub struct SnapshotDeployment {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Snapshot {
     pub requested_at: Millis,
+    /// When Marathon answered, on its own clock: the latest `Date` of the answers, to the end of its
+    /// second (`Date` has whole seconds); `None` without one. A writer behind the stream applies a
+    /// snapshot whose state is ahead of its clock: its corrections wait from this moment.
+    pub answered_at: Option<Millis>,
     /// App tasks from `/v2/tasks` and pod tasks from `/v2/pods/::status`.
     pub tasks: SnapshotTasks,
     pub apps: Vec<SnapshotApp>,

@@ -98,9 +98,9 @@ impl Marathons {
         let old = self.leader;
         let new = 1 - old;
         let new_url = self.fakes[new].url();
+        self.serve(new);
         self.fakes[new].set_mode(Mode::Leader);
         self.fakes[new].set_leader_header(Some(new_url.clone()));
-        self.serve(new);
         self.fakes[old].set_mode(Mode::RedirectTo(new_url));
         self.fakes[old].close_streams();
         self.leader = new;
@@ -137,9 +137,11 @@ impl Marathons {
 
     /// Instance `i` answers as a standby proxying to the leader: its state and name.
     fn proxy(&self, i: usize) {
+        // The state first, then the name: an answer in between names the deposed leader (and is
+        // discarded), never the new one over the stale state.
+        self.serve(i);
         let leader = self.fakes[self.leader].url();
         self.fakes[i].set_leader_header(Some(leader));
-        self.serve(i);
     }
 
     /// Ends every fault now: held snapshots answered, a deposed leader a plain standby.

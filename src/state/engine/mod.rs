@@ -96,6 +96,9 @@ pub struct Engine {
     /// `--resync.removal-delay` after the snapshot unless an event for the task comes first
     /// (RULES.md, Snapshot: Marathon's state runs ahead of its event stream).
     fixes: HashMap<Box<str>, snapshot::Fix, RandomState>,
+    /// While a snapshot is applied: when the corrections it finds are made (see
+    /// [`Engine::apply_snapshot`]).
+    fixes_due: Millis,
     /// The latest `now` the engine was given (Marathon clock).
     now: Millis,
     store: Store,
@@ -119,6 +122,7 @@ impl Engine {
             timers: BinaryHeap::new(),
             timer_seq: 0,
             fixes: HashMap::default(),
+            fixes_due: Millis::MIN,
             now: Millis::MIN,
             store: Store::new(),
             seeded: false,

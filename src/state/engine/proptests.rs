@@ -58,7 +58,14 @@ enum Op {
     UnknownTerminated(usize),
     /// tasks listed, each with a snapshot state; request time offset (<= 0); apps listed (a bit
     /// per app) and the strategy each lists; whether the pods were listed (else a 404)
-    Snapshot(Vec<(u8, usize)>, i64, u8, Option<(i64, i64)>, bool),
+    Snapshot(
+        Vec<(u8, usize)>,
+        i64,
+        u8,
+        Option<(i64, i64)>,
+        bool,
+        Option<i64>,
+    ),
     /// task, timestamp offset
     HealthKill(u8, i64),
     /// task, report
@@ -108,8 +115,11 @@ fn op() -> impl proptest::strategy::Strategy<Value = Op> {
             prop_oneof![3 => proptest::strategy::Just(0b111u8), 1 => 0u8..8],
             proptest::option::of((0i64..60_000, 0i64..300_000)),
             any::<bool>(),
+            proptest::option::of(0i64..20_000),
         )
-            .prop_map(|(t, d, apps, s, pods)| Op::Snapshot(t, d, apps, s.map(|(i, e)| (i, i + e)), pods)),
+            .prop_map(|(t, d, apps, s, pods, answered)| {
+                Op::Snapshot(t, d, apps, s.map(|(i, e)| (i, i + e)), pods, answered)
+            }),
     ]
 }
 
@@ -279,7 +289,7 @@ impl World {
                 let now = self.now;
                 run(engine, tally, &mut |e, t| e.apply(&input, now, t));
             }
-            Op::Snapshot(tasks, offset, apps, strategy, pods) => {
+            Op::Snapshot(tasks, offset, apps, strategy, pods, answered) => {
                 let states = [
                     "TASK_STAGING",
                     "TASK_RUNNING",
@@ -305,6 +315,7 @@ impl World {
                 }
                 let snapshot = Snapshot {
                     requested_at: self.now + offset,
+                    answered_at: answered.map(|a| self.now + offset + a),
                     tasks: listed,
                     apps: APPS
                         .iter()
@@ -735,6 +746,7 @@ impl Churn {
             .collect();
         let snapshot = Snapshot {
             requested_at: self.now,
+            answered_at: None,
             tasks,
             apps,
             pods: None,

@@ -70,12 +70,25 @@ fn same_state(current: Option<ActiveState>, target: State) -> bool {
     }
 }
 
+/// The longest a snapshot's answer time may hold its corrections back past `now`: a `Date` that far
+/// ahead of the events is a clock off, not a stream behind.
+const ANSWER_AHEAD_MAX: Millis = 5 * 60 * 1000;
+
 impl Engine {
     /// Applies a snapshot requested at `snapshot.requested_at` (the connection clock), at `now`
     /// (both Marathon clock).
+    ///
+    /// Its corrections are made `--resync.removal-delay` after it was applied, counted from when
+    /// Marathon answered if the engine's clock is not there yet: a writer still behind the stream
+    /// (a burst of events on their way) has `now` before the state the snapshot shows, and the
+    /// events that explain the difference come before any event stamped after the answer.
     pub fn apply_snapshot(&mut self, snapshot: &Snapshot, now: Millis, fx: &mut impl Effects) {
         self.advance(now, fx);
         self.now = now;
+        let from = snapshot.answered_at.map_or(now, |answered| {
+            answered.clamp(now, now.saturating_add(ANSWER_AHEAD_MAX))
+        });
+        self.fixes_due = from.saturating_add(self.settings.removal_delay);
         let at = snapshot.requested_at;
         self.snapshot_apps(snapshot, at);
         if let Some(deployments) = &snapshot.deployments {
@@ -212,7 +225,7 @@ impl Engine {
     fn plan_fix(&mut self, instance: &str, id: &str, requested_at: Millis, change: Change) {
         let due = match self.fixes.get(id) {
             Some(fix) => fix.due,
-            None => self.now.saturating_add(self.settings.removal_delay),
+            None => self.fixes_due,
         };
         let fix = Fix {
             due,

@@ -39,6 +39,7 @@ impl H {
             .collect();
         let snapshot = Snapshot {
             requested_at,
+            answered_at: None,
             tasks: ids
                 .iter()
                 .map(|(id, state)| SnapshotTask {
@@ -152,6 +153,52 @@ fn a_listed_task_no_event_tells_of_is_added_after_the_delay() {
     assert_eq!(h.state(WEB, 1), Some(Some(ActiveState::Running)));
     assert_eq!(h.t.correction_count("added"), 1);
     assert_eq!(h.t.rule_total(), 0, "a correction, not a transition");
+}
+
+#[test]
+fn a_snapshot_answered_ahead_of_a_writer_behind_waits_the_delay_from_its_answer() {
+    let mut h = H::new();
+    h.snapshot(T0, T0, &[(1, "TASK_RUNNING"), (2, "TASK_RUNNING")], &[]);
+    // A burst of events is on its way: the writer's clock is at T0 + MIN while Marathon answered
+    // at T0 + MIN + 30 s, after killing task 1 (20 s) and staging task 3 (25 s).
+    h.snapshot_answered(
+        (T0 + MIN, Some(T0 + MIN + 30 * S)),
+        T0 + MIN,
+        &[(2, "TASK_RUNNING"), (3, "TASK_STAGING")],
+        &[],
+    );
+    h.status(WEB, 2, "TASK_RUNNING", T0 + MIN + 10 * S);
+    assert_eq!(h.state(WEB, 1), Some(Some(ActiveState::Running)));
+    h.status(WEB, 1, "TASK_KILLED", T0 + MIN + 20 * S);
+    h.status(WEB, 3, "TASK_STAGING", T0 + MIN + 25 * S);
+    h.tick(T0 + 2 * MIN);
+    assert_eq!(h.t.expunge_count(WEB, "killed"), 1);
+    assert_eq!(h.t.expunge_count(WEB, "unobserved"), 0);
+    assert_eq!(h.tr("none", "staging"), 1);
+    assert!(h.t.corrections.is_empty(), "{:?}", h.t.corrections);
+}
+
+#[test]
+fn a_snapshot_answer_far_ahead_of_the_clock_holds_corrections_back_five_minutes_at_most() {
+    let mut h = H::new();
+    h.snapshot(T0, T0, &[(1, "TASK_RUNNING")], &[]);
+    h.snapshot_answered((T0 + MIN, Some(T0 + 60 * MIN)), T0 + MIN, &[], &[]);
+    h.tick(T0 + 6 * MIN + 2 * S - 1);
+    assert_eq!(h.state(WEB, 1), Some(Some(ActiveState::Running)));
+    h.tick(T0 + 6 * MIN + 2 * S);
+    assert_eq!(h.state(WEB, 1), None);
+    assert_eq!(h.t.correction_count("removed"), 1);
+}
+
+#[test]
+fn a_snapshot_answered_before_now_waits_the_delay_from_now() {
+    let mut h = H::new();
+    h.snapshot(T0, T0, &[(1, "TASK_RUNNING")], &[]);
+    h.snapshot_answered((T0 + MIN, Some(T0 + MIN - 5 * S)), T0 + MIN, &[], &[]);
+    h.tick(T0 + MIN + 2 * S - 1);
+    assert_eq!(h.state(WEB, 1), Some(Some(ActiveState::Running)));
+    h.tick(T0 + MIN + 2 * S);
+    assert_eq!(h.t.correction_count("removed"), 1);
 }
 
 #[test]

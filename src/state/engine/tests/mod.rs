@@ -131,9 +131,21 @@ impl H {
         tasks: &[(u32, &str)],
         apps: &[(&str, Option<Strategy>)],
     ) {
+        self.snapshot_answered((requested_at, None), now, tasks, apps);
+    }
+
+    /// A snapshot requested at `.0` and answered at `.1` (Marathon's `Date`), applied at `now`.
+    pub fn snapshot_answered(
+        &mut self,
+        (requested_at, answered_at): (Millis, Option<Millis>),
+        now: Millis,
+        tasks: &[(u32, &str)],
+        apps: &[(&str, Option<Strategy>)],
+    ) {
         let ids: Vec<(String, String)> = tasks.iter().map(|(n, _)| ids(WEB, *n)).collect();
         let snapshot = Snapshot {
             requested_at,
+            answered_at,
             tasks: tasks
                 .iter()
                 .zip(&ids)
