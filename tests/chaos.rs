@@ -7,7 +7,7 @@
 
 mod chaos_support;
 
-use chaos_support::{Fault, Faults, check, check_drawn};
+use chaos_support::{Fault, Faults, check};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_faults_every_count_equals_the_truth() {
@@ -20,7 +20,6 @@ async fn event_bus_lag() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "open bug: around a failover a snapshot occasionally lists a task one state behind the stream (TASK_STAGING for a task the events made starting) with a request time after that event, and the state correction moves it back (seed 690175: one `state` correction, starting -> staging -> running); not yet explained"]
 async fn failover_with_a_deposed_leader() {
     check(Some(Faults::of(&[Fault::Failover]))).await;
 }
@@ -52,12 +51,5 @@ async fn pods() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn faults_drawn_from_the_seed() {
-    // Failover is left out while its open bug stands (see `failover_with_a_deposed_leader`).
-    check_drawn(None, Faults::of(&[Fault::Failover])).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "draws failover too: see the open bug of failover_with_a_deposed_leader"]
-async fn faults_drawn_from_the_seed_failover_included() {
     check(None).await;
 }

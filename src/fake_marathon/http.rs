@@ -39,7 +39,7 @@ impl Shared {
         }
         let (tx, rx) = mpsc::channel(STREAM_CAPACITY);
         let sub = Subscriber { filter, tx };
-        let now = payload::now_ms().saturating_add(inner.clock_offset);
+        let now = inner.clock_now();
         let attached = payload::stream_attached(&peer.to_string(), now);
         if sub.admits("event_stream_attached") {
             let _ = sub

@@ -119,6 +119,8 @@ struct Inner {
     pods: Option<Vec<Value>>,
     /// This Marathon's clock minus the host's wall clock, ms.
     clock_offset: i64,
+    /// A clock stopped at this reading (ms since the epoch), when set.
+    clock_stopped: Option<i64>,
     /// The `X-Marathon-Leader` sent; `None` sends none.
     leader_header: Option<String>,
     streams: BTreeMap<u64, Subscriber>,

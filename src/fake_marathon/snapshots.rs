@@ -25,7 +25,16 @@ impl FakeMarathon {
     /// Runs this Marathon's clock `offset_ms` ahead of the host's wall clock (behind when
     /// negative): every answer's `Date` header and the `event_stream_attached` of new streams.
     pub fn set_clock_offset(&self, offset_ms: i64) {
-        self.shared.lock().clock_offset = offset_ms;
+        let mut state = self.shared.lock();
+        state.clock_offset = offset_ms;
+        state.clock_stopped = None;
+    }
+
+    /// Stops this Marathon's clock at `now_ms` (ms since the epoch) until the next call of either
+    /// setter: a simulation that owns time moves it in steps and never lets it run ahead of the
+    /// state it serves.
+    pub fn set_clock(&self, now_ms: i64) {
+        self.shared.lock().clock_stopped = Some(now_ms);
     }
 
     /// Now on this Marathon's clock (ms since the epoch): what its events should be stamped with.
@@ -56,7 +65,7 @@ impl FakeMarathon {
 impl Shared {
     /// Now on this Marathon's clock.
     pub(super) fn now_ms(&self) -> i64 {
-        payload::now_ms().saturating_add(self.lock().clock_offset)
+        self.lock().clock_now()
     }
 
     /// The `X-Marathon-Leader` to send now, if any.
@@ -160,4 +169,12 @@ pub(super) fn add_leader(shared: &Shared, headers: &mut HeaderMap) {
 
 pub(super) fn marathon_leader() -> header::HeaderName {
     header::HeaderName::from_static("x-marathon-leader")
+}
+
+impl super::Inner {
+    /// Now on this Marathon's clock: stopped, or the host's plus the offset.
+    pub(super) fn clock_now(&self) -> i64 {
+        self.clock_stopped
+            .unwrap_or_else(|| payload::now_ms().saturating_add(self.clock_offset))
+    }
 }

@@ -6,7 +6,6 @@ use std::collections::{HashSet, VecDeque};
 use std::time::Duration;
 
 use marathon_task_exporter::demo::Scenario;
-use marathon_task_exporter::fake_marathon::payload;
 use marathon_task_exporter::marathon::time::{format_timestamp, parse_timestamp};
 use marathon_task_exporter::state::Millis;
 use serde_json::Value;
@@ -23,6 +22,8 @@ const STEP: Duration = Duration::from_millis(10);
 const MAX_STEP: Duration = Duration::from_millis(40);
 /// How long the exporter may take to follow a failover to the new leader.
 const FOLLOW: Duration = Duration::from_secs(15);
+/// The last request of the exporter's snapshots.
+const SNAPSHOT_LAST: &str = "/v2/deployments";
 /// Events a burst holds before it is pushed anyway: a stream queues 4096 frames before the fake,
 /// like Marathon, drops it as a slow consumer (which would lose events).
 const BURST_CAP: usize = 2500;
@@ -57,8 +58,10 @@ pub struct Driver {
     burst: Option<Millis>,
     held: Vec<Value>,
     held_dirty: bool,
-    /// A failover under way: the simulation waits (until this instant at most) for the exporter.
-    following: Option<Instant>,
+    /// A failover under way: the simulation waits (until this instant at most) for the exporter
+    /// to attach to the new leader and read a snapshot from it (the leader had answered this many
+    /// `/v2/deployments`, the last request of a snapshot, before).
+    following: Option<(Instant, usize)>,
 }
 
 impl Driver {
@@ -105,7 +108,7 @@ impl Driver {
             held_dirty: false,
             following: None,
         };
-        driver.marathons.set_clocks(driver.offsets());
+        driver.marathons.set_clocks(driver.clocks());
         driver
     }
 
@@ -113,10 +116,12 @@ impl Driver {
         (self.marathons, self.stats)
     }
 
-    /// Each Marathon's clock minus the host's, now.
-    pub fn offsets(&self) -> [i64; 2] {
-        let wall = payload::now_ms();
-        [0, 1].map(|i| self.sim + self.schedule.skews[i] - wall)
+    /// Each Marathon's clock: simulated time plus its own skew. It moves only with the simulation,
+    /// so it never runs ahead of the state served (as a clock left running while the simulation
+    /// waits, for a failover or a harness held up, would: its events would then come stamped
+    /// before a time it already told).
+    pub fn clocks(&self) -> [i64; 2] {
+        [0, 1].map(|i| self.sim + self.schedule.skews[i])
     }
 
     /// Runs `length` simulated ms, then on to the first quiet moment (no unreachable task), and
@@ -132,8 +137,14 @@ impl Driver {
             last = now;
             self.marathons.tick(now);
             self.pump(now);
-            if let Some(deadline) = self.following {
-                if self.marathons.leader().connected_streams() == 0 {
+            if let Some((deadline, snapshots)) = self.following {
+                // Time stands still meanwhile: the snapshot the exporter takes on attaching is
+                // stamped on a connection clock that runs on while the simulation's does not.
+                // Resuming before it is read would let events come stamped before that stamp.
+                let leader = self.marathons.leader();
+                if leader.connected_streams() == 0
+                    || leader.count_requests(SNAPSHOT_LAST) <= snapshots
+                {
                     if now >= deadline {
                         return Err(format!(
                             "the exporter did not follow a failover within {FOLLOW:?}"
@@ -148,9 +159,10 @@ impl Driver {
                 continue;
             }
             self.sim = target;
+            // The clock first: what is published from here on is the state at or before it.
+            self.marathons.set_clocks(self.clocks());
             let events = self.scenario.advance_to(target);
             self.emit(events, now);
-            self.marathons.set_clocks(self.offsets());
             if self.sim - self.start >= length && self.scenario.is_quiet() && self.burst.is_none() {
                 break;
             }
@@ -171,7 +183,8 @@ impl Driver {
                 Strike::Failover { stale_for } => {
                     self.flush();
                     self.marathons.fail_over(stale_for);
-                    self.following = Some(now + FOLLOW);
+                    let snapshots = self.marathons.leader().count_requests(SNAPSHOT_LAST);
+                    self.following = Some((now + FOLLOW, snapshots));
                     return true;
                 }
                 Strike::Drop => self.marathons.leader().close_streams(),

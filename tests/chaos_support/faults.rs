@@ -70,11 +70,6 @@ impl Faults {
         Faults(rng.u8(..) & ((1 << Fault::ALL.len()) - 1))
     }
 
-    /// These faults, less `other`'s.
-    pub fn without(self, other: Faults) -> Faults {
-        Faults(self.0 & !other.0)
-    }
-
     pub fn has(self, fault: Fault) -> bool {
         self.0 & 1 << fault as u8 != 0
     }

@@ -152,10 +152,10 @@ impl Marathons {
         }
     }
 
-    /// Marathon `i`'s clock is the host's plus `offsets[i]` ms.
-    pub fn set_clocks(&self, offsets: [i64; 2]) {
-        for (fake, offset) in self.fakes.iter().zip(offsets) {
-            fake.set_clock_offset(offset);
+    /// Marathon `i`'s clock reads `clocks[i]` (ms since the epoch) until set again.
+    pub fn set_clocks(&self, clocks: [i64; 2]) {
+        for (fake, now) in self.fakes.iter().zip(clocks) {
+            fake.set_clock(now);
         }
     }
 
