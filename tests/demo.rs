@@ -48,8 +48,12 @@ async fn the_demo_shows_every_kind_of_count_within_a_bounded_wait() {
         .expect("the demo starts");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(40);
     let mut missing;
+    // Seen at some scrape: gauges that are up only while it lasts.
+    let (mut deploying, mut unhealthy) = (false, false);
     loop {
         let samples = parse(&scrape(demo.exporter()).await);
+        deploying |= sum(&samples, "marathon_app_deployment_active", &[]) > 0.0;
+        unhealthy |= sum(&samples, "marathon_app_unhealthy_tasks", &[]) > 0.0;
         let replacements = reasons(&samples, "marathon_task_replacements_total");
         let expunges = reasons(&samples, "marathon_task_expunges_total");
         let checks = [
@@ -92,6 +96,41 @@ async fn the_demo_shows_every_kind_of_count_within_a_bounded_wait() {
                 "time to running",
                 sum(&samples, "marathon_task_time_to_running_seconds_count", &[]) > 0.0,
             ),
+            (
+                "health-check kills, replaced as unhealthy",
+                sum(&samples, "marathon_task_health_kills_total", &[]) > 0.0
+                    && replacements.contains(&"unhealthy".to_owned()),
+            ),
+            (
+                "a finished deployment",
+                sum(
+                    &samples,
+                    "marathon_deployments_total",
+                    &["result=\"success\""],
+                ) > 0.0,
+            ),
+            ("a deployment in progress", deploying),
+            (
+                "team labels",
+                sum(
+                    &samples,
+                    "marathon_app_labels",
+                    &["label_team=\"payments\""],
+                ) > 0.0,
+            ),
+            (
+                "desired instances",
+                sum(&samples, "marathon_app_instances", &[]) > 0.0,
+            ),
+            (
+                "unreachable tasks by named agent",
+                sum(
+                    &samples,
+                    "marathon_agent_tasks",
+                    &["state=\"unreachable", "agent=\"10.0.4."],
+                ) > 0.0,
+            ),
+            ("unhealthy tasks", unhealthy),
         ];
         missing = checks
             .iter()

@@ -12,8 +12,9 @@ use std::process::Command;
 
 use monitoring_support::{
     DASHBOARD_SCHEMA, Dashboard, JOB_CONVENTION, Query, RULES, RUNBOOK, RUNBOOK_URL, Vars, alerts,
-    dashboards, exposition, exposition_names, github_anchors, json, label_names, label_values,
-    metric_names, read, recorded, rule_tests, rules, second_level_headings, unknown_names,
+    dashboards, example_alerts, exposition, exposition_names, github_anchors, json, label_names,
+    label_values, metric_names, read, recorded, rule_tests, rules, second_level_headings,
+    unknown_names,
 };
 use serde_json::{Value, json};
 
@@ -256,6 +257,22 @@ fn the_variables_are_datasource_job_and_the_dashboards_own_filter() {
     assert_eq!(app["multi"], true);
     assert_eq!(app["includeAll"], true);
     assert_eq!(app["allValue"], ".*", "All must not expand to every app id");
+    let agent = tasks.variable("agent").expect("$agent");
+    assert_eq!(
+        agent["query"],
+        r#"label_values(marathon_agent_tasks{job=~"$job"}, agent)"#
+    );
+    assert_eq!(agent["multi"], true);
+    assert_eq!(agent["allValue"], ".*");
+    let repeated: Vec<&Value> = tasks
+        .panels()
+        .into_iter()
+        .filter(|p| p["repeat"] == "agent")
+        .collect();
+    assert!(
+        repeated.len() == 1 && repeated[0]["type"] == "row" && repeated[0]["collapsed"] == true,
+        "one collapsed row repeated per agent"
+    );
     let exporter = exporter_dashboard();
     let instance = exporter.variable("instance").expect("$instance");
     assert_eq!(instance["multi"], true);
@@ -306,8 +323,14 @@ fn task_queries_filter_on_job_and_the_selected_apps() {
         let found = selectors(&query.expr);
         assert!(!found.is_empty(), "{}: no selector", query.place);
         for selector in found {
+            // Per-agent series have no app: they follow the agents selected instead.
+            let filter = if metric_names(&query.expr).contains("marathon_agent_tasks") {
+                r#"agent=~"$agent""#
+            } else {
+                r#"app=~"$app""#
+            };
             assert!(
-                selector.contains(r#"job=~"$job""#) && selector.contains(r#"app=~"$app""#),
+                selector.contains(r#"job=~"$job""#) && selector.contains(filter),
                 "{}: {{{selector}}}",
                 query.place
             );
@@ -600,6 +623,7 @@ fn every_alert_has_promtool_tests_that_fire_and_that_stay_silent() {
     let mut silent: BTreeMap<String, usize> = BTreeMap::new();
     let mut two_replicas = false;
     let alerts = alerts();
+    let examples = example_alerts();
     for (file, tests) in &files {
         assert!(
             tests
@@ -617,6 +641,12 @@ fn every_alert_has_promtool_tests_that_fire_and_that_stay_silent() {
                 .collect();
             two_replicas |= instances.len() >= 2;
             for case in &test.alert_rule_test {
+                if examples
+                    .iter()
+                    .any(|a| a.alert.as_deref() == Some(case.alertname.as_str()))
+                {
+                    continue; // an example's own test: not one of the bundled alerts
+                }
                 let alert = alerts
                     .iter()
                     .find(|a| a.alert.as_deref() == Some(case.alertname.as_str()))
@@ -954,19 +984,24 @@ fn annotations_mark_leader_changes_and_exporter_restarts_from_existing_metrics()
         );
     }
 
-    // The place for deployments: named, disabled and hidden until a metric counts deployments.
+    // Deployments: a region per app while a deployment touches it, once however many replicas.
     let tasks = tasks_dashboard();
     let deployments = tasks
         .annotation("Deployments")
-        .expect("a Deployments place");
-    assert_eq!(deployments["enable"], false);
-    assert_eq!(deployments["hide"], true);
-    assert_eq!(deployments["target"]["expr"], "", "no query yet");
+        .expect("a Deployments annotation");
+    assert_eq!(deployments["enable"], true);
+    let expr = deployments["target"]["expr"].as_str().expect("an expr");
     assert!(
-        tasks
-            .annotation_queries()
-            .iter()
-            .all(|q| q.panel_title != "Deployments")
+        expr.contains("max without (instance) (marathon_app_deployment_active{")
+            && expr.contains(r#"app=~"$app""#)
+            && expr.trim_end().ends_with("== 1"),
+        "{expr}"
+    );
+    assert!(
+        deployments["titleFormat"]
+            .as_str()
+            .is_some_and(|t| t.contains("{{app}}")),
+        "a deployment names its app"
     );
 }
 
@@ -979,7 +1014,8 @@ fn per_app_queries_are_bounded_with_topk() {
         for panel in dashboard.data_panels() {
             for target in panel["targets"].as_array().into_iter().flatten() {
                 let expr = target["expr"].as_str().unwrap_or("");
-                if !(expr.contains("by (app)") || expr.contains("by (app,")) {
+                let per_app = expr.contains("by (app)") || expr.contains("by (app,");
+                if !(per_app || expr.contains("by (agent)")) {
                     continue;
                 }
                 if panel["type"] == "timeseries" {

@@ -266,6 +266,23 @@ async fn run_scenario(fake: &FakeMarathon, prometheus: &Prometheus) {
     push(fake, &status(&web(5), WEB, "TASK_STAGING", now() - 12_000));
     push(fake, &status(&web(5), WEB, "TASK_RUNNING", now()));
 
+    // Operators' questions: a deployment of api starts (and is still in progress at the end); a web
+    // task fails its health checks, is killed for it and replaced; another one turns unhealthy.
+    push(fake, &payload::deployment_info("d-1", &[API], now()));
+    push(
+        fake,
+        &payload::health_status_changed(&payload::instance_id(WEB, 5), WEB, false, now()),
+    );
+    push(
+        fake,
+        &payload::unhealthy_instance_kill(&web(5), WEB, "503 Service Unavailable", now()),
+    );
+    push(fake, &status(&web(5), WEB, "TASK_KILLED", now()));
+    push(
+        fake,
+        &payload::health_status_changed(&payload::instance_id(WEB, 4), WEB, false, now()),
+    );
+
     // A partition: three web tasks become unreachable at once.
     for n in 1..=3 {
         push(fake, &status(&web(n), WEB, "TASK_UNREACHABLE", now()));
@@ -468,7 +485,31 @@ async fn dashboards_and_rules_work_against_a_real_prometheus_with_two_replicas()
         "sum(max without (instance) (marathon_app_tasks{{job=\"{JOB}\", state=\"running\"}}))"
     );
     assert_eq!(prometheus.value(&running_query).await, running);
-    assert_eq!(running, 4.0, "web tasks 1, 3, 4 and 5");
+    assert_eq!(
+        running, 3.0,
+        "web tasks 1, 3 and 4 (5 was killed for failing its health checks)"
+    );
+    let once = |family: &str| format!("sum(max without (instance) ({family}{{job=\"{JOB}\"}}))");
+    assert_eq!(
+        prometheus
+            .value(&once("marathon_task_health_kills_total"))
+            .await,
+        1.0
+    );
+    assert_eq!(
+        prometheus
+            .value(&once("marathon_app_unhealthy_tasks"))
+            .await,
+        1.0,
+        "web task 4"
+    );
+    assert_eq!(
+        prometheus
+            .value(&once("marathon_app_deployment_active"))
+            .await,
+        1.0,
+        "the api deployment"
+    );
     assert_eq!(
         prometheus
             .value(&format!(

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 
 use super::catalog::{AppSpec, Kind};
+use super::operators::{health_results, labels};
 use super::pods::POD_CONTAINER;
 use super::truth::Truth;
 use crate::fake_marathon::payload;
@@ -51,6 +52,8 @@ pub(super) struct Task {
     pub staged_at: Millis,
     /// Changes with every change of the task: a scheduled action for an older `epoch` is void.
     pub epoch: u64,
+    /// Its health check's latest result; `None` before the first.
+    pub health: Option<bool>,
 }
 
 /// An instance Marathon expunged while its agent was unreachable: its task still runs there.
@@ -73,6 +76,9 @@ pub(super) struct Cluster {
     /// `/v2/tasks`, `/v2/apps` or `/v2/pods/::status` changed since last taken.
     pub dirty: bool,
     next_epoch: u64,
+    /// Deployments in progress: id → (the app, when it started).
+    pub deployments: BTreeMap<String, (usize, Millis)>,
+    next_deployment: u64,
     /// What the exporter must count of what happened.
     pub truth: Truth,
 }
@@ -97,8 +103,17 @@ impl Cluster {
             events: Vec::new(),
             dirty: true,
             next_epoch: 1,
+            deployments: BTreeMap::new(),
+            next_deployment: 1,
             truth: Truth::default(),
         }
+    }
+
+    /// A fresh deployment id.
+    pub fn deployment_id(&mut self) -> String {
+        let n = self.next_deployment;
+        self.next_deployment += 1;
+        format!("5e1d0c3b-{n:04x}-4a2f-9e8d-7c6b5a4f3e2d")
     }
 
     pub fn epoch(&mut self) -> u64 {
@@ -194,6 +209,7 @@ impl Cluster {
             .and_then(Value::as_object_mut)
         {
             definition.insert("instances".into(), self.targets[app].into());
+            definition.insert("labels".into(), labels(spec.id));
         }
         self.events.push(event);
         self.dirty = true;
@@ -248,6 +264,9 @@ impl Cluster {
                 fields.insert("slaveId".into(), agent.id.clone().into());
                 fields.insert("host".into(), agent.host.clone().into());
                 fields.insert("ipAddresses".into(), addresses(&agent.host, state));
+                if let Some(alive) = task.health {
+                    fields.insert("healthCheckResults".into(), health_results(alive));
+                }
             }
             tasks.push(entry);
         }
@@ -275,6 +294,7 @@ impl Cluster {
             if let Some(fields) = app.as_object_mut() {
                 fields.insert("tasksRunning".into(), running.into());
                 fields.insert("tasksStaged".into(), staged.into());
+                fields.insert("labels".into(), labels(spec.id));
             }
             apps.push(app);
         }

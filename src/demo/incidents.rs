@@ -69,11 +69,17 @@ impl Scenario {
             old.len()
         ));
         self.cluster.api_post(app);
+        let id = self.cluster.deployment_started(app);
         let now = self.cluster.now;
+        let steps = old.len() as i64;
         for (i, key) in old.into_iter().enumerate() {
             let at = now + i as i64 * 2500;
             self.at(at, Action::DeployStep { app, old: key });
         }
+        // The last new task runs and the last old one is killed: the deployment is done.
+        let last = now + (steps - 1).max(0) * 2500;
+        let done = last + self.cluster.apps[app].startup.1 + 8 * SECOND;
+        self.at(done, Action::DeployDone { id });
     }
 
     pub(super) fn scale(&mut self, app: usize, by: i64) {

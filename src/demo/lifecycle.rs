@@ -44,6 +44,7 @@ impl Scenario {
                 unreachable: None,
                 staged_at: now,
                 epoch,
+                health: None,
             },
         );
         self.cluster.dirty = true;
@@ -197,9 +198,16 @@ impl Scenario {
                 *self.failures.entry(key).or_default() += 1;
                 self.terminal(key, "TASK_FAILED", message, "Failed", true);
             }
-            6..=7 => self.kill(key, true),
-            // A health check flipped: Marathon repeats the status it already had.
-            _ => self.cluster.status(key, "TASK_RUNNING", ""),
+            6..=7 => {
+                self.cluster.health_kill(key);
+                self.kill(key, true);
+            }
+            // A health check flipped: Marathon reports it, and repeats the status the task had.
+            _ => {
+                let healthy = self.cluster.tasks.get(&key).and_then(|t| t.health);
+                self.cluster.health(key, healthy == Some(false));
+                self.cluster.status(key, "TASK_RUNNING", "");
+            }
         }
     }
 

@@ -9,6 +9,7 @@ mod catalog;
 mod cluster;
 mod incidents;
 mod lifecycle;
+mod operators;
 mod pods;
 mod scenario;
 mod truth;
@@ -87,12 +88,14 @@ impl Demo {
         .await
         .context("cannot start the simulated Marathon")?;
         let mut scenario = Scenario::new(options.seed, payload::now_ms(), options.scale);
-        fake.set_tasks(scenario.tasks_body());
-        fake.set_apps(scenario.apps_body());
+        serve(&fake, &scenario);
         scenario.take_dirty();
 
         let mut config = config;
         config.marathon_urls = vec![url::Url::parse(&fake.url())?];
+        if config.app_label_allowlist.trim().is_empty() {
+            config.app_label_allowlist = DEMO_LABELS.to_owned();
+        }
         let telemetry_path = config.telemetry_path.clone();
         let recorder = match &options.record {
             Some(path) => Some(
@@ -202,9 +205,7 @@ async fn drive(
             tracing::info!(target: "demo", "{note}");
         }
         if scenario.take_dirty() {
-            fake.set_tasks(scenario.tasks_body());
-            fake.set_apps(scenario.apps_body());
-            // TODO(wt-io): `fake.set_pods(Some(scenario.pods_body()))` once the fake serves pods.
+            serve(&fake, &scenario);
         }
         for event in &events {
             fake.push_event(event);
@@ -224,6 +225,18 @@ fn reachable(addr: SocketAddr) -> SocketAddr {
     }
     addr
 }
+
+/// The simulated Marathon serves the scenario's state now: tasks, apps, pods and deployments.
+fn serve(fake: &FakeMarathon, scenario: &Scenario) {
+    fake.set_tasks(scenario.tasks_body());
+    fake.set_apps(scenario.apps_body());
+    fake.set_pods(Some(scenario.pods_body()));
+    fake.set_deployments(Some(scenario.deployments_body()));
+}
+
+/// Marathon labels the demo exports unless `--app.label-allowlist` names others: the simulated
+/// apps carry both.
+pub const DEMO_LABELS: &str = "team,tier";
 
 /// The `demo` subcommand: runs until `shutdown` completes.
 pub async fn run(

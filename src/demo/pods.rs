@@ -41,7 +41,7 @@ impl Cluster {
                 "id": spec.id,
                 "spec": {
                     "id": spec.id,
-                    "labels": {},
+                    "labels": super::operators::labels(spec.id),
                     "version": APP_VERSION,
                     "containers": [{
                         "name": POD_CONTAINER,

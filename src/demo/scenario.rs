@@ -55,6 +55,9 @@ pub(super) enum Action {
         app: usize,
         old: Key,
     },
+    DeployDone {
+        id: String,
+    },
     Partition,
     Inactive {
         key: Key,
@@ -132,6 +135,7 @@ impl Scenario {
                         unreachable: None,
                         staged_at: start - age,
                         epoch,
+                        health: Some(true),
                     },
                 );
                 s.after_running((app, n), epoch);
@@ -181,6 +185,11 @@ impl Scenario {
     /// The `/v2/apps` array as Marathon would serve it now.
     pub fn apps_body(&self) -> Vec<Value> {
         self.cluster.apps_body()
+    }
+
+    /// The `/v2/deployments` array as Marathon would serve it now.
+    pub fn deployments_body(&self) -> Vec<Value> {
+        self.cluster.deployments_body()
     }
 
     /// The `/v2/pods/::status` array as Marathon would serve it now.
@@ -262,6 +271,7 @@ impl Scenario {
                     },
                 );
             }
+            Action::DeployDone { id } => self.cluster.deployment_finished(&id),
             Action::Partition => self.partition(),
             Action::Inactive { key, epoch } => self.inactive(key, epoch),
             Action::ForceExpunge { key, epoch } => self.force_expunge(key, epoch),

@@ -162,6 +162,7 @@ pub(super) fn router(shared: Arc<Shared>) -> Router {
         .route(EVENTS_PATH, get(events))
         .route("/v2/tasks", get(snapshots::tasks))
         .route("/v2/apps", get(snapshots::apps))
+        .route("/v2/deployments", get(snapshots::deployments))
         .route("/v2/leader", get(leader))
         .route("/v2/info", get(info))
         .route("/ping", get(ping))

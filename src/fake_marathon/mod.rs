@@ -117,6 +117,8 @@ struct Inner {
     apps: Vec<Value>,
     /// `None`: `/v2/pods/::status` answers 404.
     pods: Option<Vec<Value>>,
+    /// `None`: `/v2/deployments` answers 404.
+    deployments: Option<Vec<Value>>,
     /// This Marathon's clock minus the host's wall clock, ms.
     clock_offset: i64,
     /// A clock stopped at this reading (ms since the epoch), when set.

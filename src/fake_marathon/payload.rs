@@ -374,3 +374,96 @@ fn fnv1a(text: &str) -> u64 {
         (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
     })
 }
+
+/// A `health_status_changed_event` for instance `instance_id` of `app_id` (`alive`: the check's
+/// latest result).
+pub fn health_status_changed(
+    instance_id: &str,
+    app_id: &str,
+    alive: bool,
+    timestamp_ms: i64,
+) -> Value {
+    json!({
+        "appId": app_id,
+        "instanceId": instance_id,
+        "version": APP_VERSION,
+        "alive": alive,
+        "eventType": "health_status_changed_event",
+        "timestamp": timestamp(timestamp_ms),
+    })
+}
+
+/// An `unhealthy_instance_kill_event`: Marathon kills task `task_id` for failing its health checks.
+pub fn unhealthy_instance_kill(
+    task_id: &str,
+    app_id: &str,
+    reason: &str,
+    timestamp_ms: i64,
+) -> Value {
+    let instance = instance_of(task_id);
+    let (agent, host) = placement(instance);
+    json!({
+        "appId": app_id,
+        "taskId": task_id,
+        "instanceId": instance,
+        "version": APP_VERSION,
+        "reason": reason,
+        "host": host,
+        "slaveId": agent,
+        "eventType": "unhealthy_instance_kill_event",
+        "timestamp": timestamp(timestamp_ms),
+    })
+}
+
+/// A deployment's `plan`: one step restarting each of `apps`.
+fn deployment_plan(id: &str, apps: &[&str]) -> Value {
+    let actions: Vec<Value> = apps
+        .iter()
+        .map(|app| json!({ "action": "RestartApplication", "app": app }))
+        .collect();
+    json!({ "id": id, "steps": [{ "actions": actions }], "version": APP_VERSION })
+}
+
+/// A `deployment_info` event: deployment `id`, restarting `apps`, is at its (only) step.
+pub fn deployment_info(id: &str, apps: &[&str], timestamp_ms: i64) -> Value {
+    let plan = deployment_plan(id, apps);
+    json!({
+        "plan": plan,
+        "currentStep": plan["steps"][0].clone(),
+        "eventType": "deployment_info",
+        "timestamp": timestamp(timestamp_ms),
+    })
+}
+
+/// A `deployment_success` (or, `success` false, `deployment_failed`) event of deployment `id`.
+pub fn deployment_end(id: &str, apps: &[&str], success: bool, timestamp_ms: i64) -> Value {
+    let kind = if success {
+        "deployment_success"
+    } else {
+        "deployment_failed"
+    };
+    json!({
+        "id": id,
+        "plan": deployment_plan(id, apps),
+        "eventType": kind,
+        "timestamp": timestamp(timestamp_ms),
+    })
+}
+
+/// A `/v2/deployments` entry: deployment `id` restarting `apps`, at step 1 of 1.
+pub fn deployment(id: &str, apps: &[&str], started_ms: i64) -> Value {
+    let actions: Vec<Value> = apps
+        .iter()
+        .map(|app| json!({ "action": "RestartApplication", "app": app }))
+        .collect();
+    json!({
+        "id": id,
+        "version": timestamp(started_ms),
+        "affectedApps": apps,
+        "affectedPods": [],
+        "steps": [{ "actions": actions.clone() }],
+        "currentActions": actions,
+        "currentStep": 1,
+        "totalSteps": 1,
+    })
+}

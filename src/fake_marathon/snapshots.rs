@@ -22,6 +22,11 @@ impl FakeMarathon {
         self.shared.lock().pods = pods;
     }
 
+    /// Sets the array `/v2/deployments` serves; `None` (the default) answers 404.
+    pub fn set_deployments(&self, deployments: Option<Vec<Value>>) {
+        self.shared.lock().deployments = deployments;
+    }
+
     /// Runs this Marathon's clock `offset_ms` ahead of the host's wall clock (behind when
     /// negative): every answer's `Date` header and the `event_stream_attached` of new streams.
     pub fn set_clock_offset(&self, offset_ms: i64) {
@@ -124,6 +129,23 @@ pub(super) async fn pods(shared: Arc<Shared>) -> Response {
     };
     match pods {
         Some(pods) => named_json(leader, &Value::Array(pods)),
+        None => {
+            let mut response = (StatusCode::NOT_FOUND, "Not Found").into_response();
+            name_leader(leader, response.headers_mut());
+            response
+        }
+    }
+}
+
+/// `/v2/deployments`: the deployments set, or 404.
+pub(super) async fn deployments(State(shared): State<Arc<Shared>>) -> Response {
+    shared.released().await;
+    let (deployments, leader) = {
+        let state = shared.lock();
+        (state.deployments.clone(), state.leader_header.clone())
+    };
+    match deployments {
+        Some(deployments) => named_json(leader, &Value::Array(deployments)),
         None => {
             let mut response = (StatusCode::NOT_FOUND, "Not Found").into_response();
             name_leader(leader, response.headers_mut());

@@ -298,5 +298,6 @@ pub fn bodies(scenario: &Scenario) -> Bodies {
         tasks: scenario.tasks_body(),
         apps: scenario.apps_body(),
         pods: scenario.pods_body(),
+        deployments: scenario.deployments_body(),
     }
 }

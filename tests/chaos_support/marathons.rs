@@ -15,6 +15,7 @@ pub struct Bodies {
     pub tasks: Vec<Value>,
     pub apps: Vec<Value>,
     pub pods: Vec<Value>,
+    pub deployments: Vec<Value>,
 }
 
 /// Keep-alive period of the fakes' streams.
@@ -85,6 +86,7 @@ impl Marathons {
         fake.set_tasks(self.bodies.tasks.clone());
         fake.set_apps(self.bodies.apps.clone());
         fake.set_pods(Some(self.bodies.pods.clone()));
+        fake.set_deployments(Some(self.bodies.deployments.clone()));
     }
 
     /// The standby takes over. The old leader closes its streams (what it had queued is still

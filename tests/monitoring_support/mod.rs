@@ -200,6 +200,7 @@ impl Vars {
         let mut values = BTreeMap::new();
         values.insert("job", job.to_owned());
         values.insert("app", app.to_owned());
+        values.insert("agent", ".*".to_owned());
         values.insert("instance", instance.to_owned());
         values.insert("datasource", "prometheus".to_owned());
         values.insert("__rate_interval", rate_interval.to_owned());
@@ -279,6 +280,22 @@ pub fn rules() -> Vec<Rule> {
 
 pub fn alerts() -> Vec<Rule> {
     rules().into_iter().filter(|r| r.alert.is_some()).collect()
+}
+
+/// The example rule files (`alerts/examples/`): shown in the README, not bundled.
+pub const EXAMPLES: [&str; 1] = ["alerts/examples/team-routing.rules.yml"];
+
+/// The alerts of the example rule files.
+pub fn example_alerts() -> Vec<Rule> {
+    EXAMPLES
+        .iter()
+        .flat_map(|path| {
+            let file: RuleFile =
+                yaml_serde::from_str(&read(path)).unwrap_or_else(|e| panic!("{path}: {e}"));
+            file.groups.into_iter().flat_map(|g| g.rules)
+        })
+        .filter(|r| r.alert.is_some())
+        .collect()
 }
 
 /// Names of the recording rules.
