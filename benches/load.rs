@@ -108,6 +108,11 @@ const SHORT: Sizes = Sizes {
 fn main() {
     let full = std::env::args().any(|a| a == "--bench");
     let sizes = if full { FULL } else { SHORT };
+    if !full {
+        println!(
+            "load: a smoke run (small sizes, whatever the build profile): its figures are not the README's; `cargo bench --bench load` measures"
+        );
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

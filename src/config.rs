@@ -32,7 +32,7 @@ pub const DEFAULT_RESYNC_INTERVAL: Duration = Duration::from_secs(5 * 60);
 pub const DEFAULT_UNREACHABLE_INACTIVE_AFTER: Duration = Duration::ZERO;
 /// ...and expect it to be expunged after a quarter of an hour.
 pub const DEFAULT_UNREACHABLE_EXPUNGE_AFTER: Duration = Duration::from_secs(15 * 60);
-/// Time a lost task gets to report a follow-up status before it is resolved as lost.
+/// Time a lost task gets for its `instance_changed_event` (or another status) before it is resolved as lost.
 pub const DEFAULT_LOST_RESOLVE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Finished tasks are remembered this long so late and duplicate events are recognised.
 pub const DEFAULT_TOMBSTONE_TTL: Duration = Duration::from_secs(15 * 60);
@@ -349,7 +349,7 @@ pub struct Config {
     #[arg(default_value = "15m", value_parser = any_duration)]
     #[arg(help_heading = "Rules")]
     pub default_expunge_after: Duration,
-    /// Wait for a follow-up status before a lost task is resolved
+    /// Wait for the lost task's instance_changed_event (or another status) before it is resolved
     #[arg(long = "lost.resolve-timeout", value_name = "DURATION")]
     #[arg(default_value = "5s", value_parser = any_duration)]
     #[arg(help_heading = "Rules")]

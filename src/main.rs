@@ -51,8 +51,12 @@ fn exit_web_config(path: &Path, error: &dyn std::fmt::Display) -> ! {
 
 fn init_tracing(config: &Config) {
     let filter = tracing_subscriber::EnvFilter::new(config.log_level.as_filter());
+    // Colour only for a person at a terminal, and never when `NO_COLOR` is set (no-color.org).
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour)
         .with_writer(std::io::stderr);
     match config.log_format {
         LogFormat::Json => builder.json().init(),

@@ -127,14 +127,7 @@ pub(super) async fn pods(shared: Arc<Shared>) -> Response {
         let state = shared.lock();
         (state.pods.clone(), state.leader_header.clone())
     };
-    match pods {
-        Some(pods) => named_json(leader, &Value::Array(pods)),
-        None => {
-            let mut response = (StatusCode::NOT_FOUND, "Not Found").into_response();
-            name_leader(leader, response.headers_mut());
-            response
-        }
-    }
+    array_or_404(leader, pods)
 }
 
 /// `/v2/deployments`: the deployments set, or 404.
@@ -144,8 +137,13 @@ pub(super) async fn deployments(State(shared): State<Arc<Shared>>) -> Response {
         let state = shared.lock();
         (state.deployments.clone(), state.leader_header.clone())
     };
-    match deployments {
-        Some(deployments) => named_json(leader, &Value::Array(deployments)),
+    array_or_404(leader, deployments)
+}
+
+/// The array, or a 404 (both naming `leader`).
+fn array_or_404(leader: Option<String>, items: Option<Vec<Value>>) -> Response {
+    match items {
+        Some(items) => named_json(leader, &Value::Array(items)),
         None => {
             let mut response = (StatusCode::NOT_FOUND, "Not Found").into_response();
             name_leader(leader, response.headers_mut());
