@@ -350,10 +350,10 @@ fn read_scrape(text: &str, sample: &mut Sample) {
             events += value;
         } else if series == "marathon_exporter_stream_connects_total{result=\"success\"}" {
             sample.connects = value;
-        } else if let Some(labels) = series.strip_prefix("marathon_app_tasks{") {
-            if let Some(app) = labels.split(',').find_map(|l| l.strip_prefix("app=")) {
-                apps.insert(app.to_owned());
-            }
+        } else if let Some(labels) = series.strip_prefix("marathon_app_tasks{")
+            && let Some(app) = labels.split(',').find_map(|l| l.strip_prefix("app="))
+        {
+            apps.insert(app.to_owned());
         }
     }
     sample.events = events;

@@ -145,10 +145,8 @@ impl MarathonClient {
     /// A GET of `path` below `base`, with credentials when `with_auth`.
     pub fn get(&self, url: &Url, with_auth: bool) -> Result<reqwest::RequestBuilder, ClientError> {
         let mut request = self.http.get(url.clone());
-        if with_auth {
-            if let Some(value) = self.authorization()? {
-                request = request.header(AUTHORIZATION, value);
-            }
+        if with_auth && let Some(value) = self.authorization()? {
+            request = request.header(AUTHORIZATION, value);
         }
         Ok(request)
     }

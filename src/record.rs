@@ -228,10 +228,10 @@ fn record_chunk(shared: &Shared, decoder: &mut Decoder, bytes: &[u8]) {
     }
     let mut clock = shared.clock();
     decoder.feed(bytes, &mut |frame| {
-        if let Frame::Event(data) = frame {
-            if let Some(timestamp) = decode(data).ok().and_then(|e| e.timestamp()) {
-                clock.observe(timestamp, local);
-            }
+        if let Frame::Event(data) = frame
+            && let Some(timestamp) = decode(data).ok().and_then(|e| e.timestamp())
+        {
+            clock.observe(timestamp, local);
         }
     });
 }

@@ -177,10 +177,11 @@ impl Prometheus {
         let deadline = tokio::time::Instant::now() + PATIENCE;
         loop {
             let got = self.query(promql).await;
-            if let Ok(samples) = &got {
-                if samples.len() == 1 && sample_value(&samples[0]) == want {
-                    return;
-                }
+            if let Ok(samples) = &got
+                && samples.len() == 1
+                && sample_value(&samples[0]) == want
+            {
+                return;
             }
             assert!(
                 tokio::time::Instant::now() < deadline,

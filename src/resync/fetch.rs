@@ -167,14 +167,14 @@ async fn fetch(
         .and_then(|v| v.to_str().ok())
         .and_then(parse_http_date)
         .map(|d| d.saturating_add(999));
-    if let Some(size) = response.content_length() {
-        if size > max_bytes as u64 {
-            return Err(ResyncError::TooLarge {
-                url: shown,
-                size,
-                limit: max_bytes,
-            });
-        }
+    if let Some(size) = response.content_length()
+        && size > max_bytes as u64
+    {
+        return Err(ResyncError::TooLarge {
+            url: shown,
+            size,
+            limit: max_bytes,
+        });
     }
     let capacity = response.content_length().map_or(0, |n| n as usize);
     let mut body = BytesMut::with_capacity(capacity);

@@ -200,12 +200,12 @@ impl Store {
         }
         if let Some((state, since)) = from {
             view.tasks[state.index()] -= 1;
-            if state.is_unreachable() {
-                if let Some(n) = view.unreachable.get_mut(&since) {
-                    *n -= 1;
-                    if *n == 0 {
-                        view.unreachable.remove(&since);
-                    }
+            if state.is_unreachable()
+                && let Some(n) = view.unreachable.get_mut(&since)
+            {
+                *n -= 1;
+                if *n == 0 {
+                    view.unreachable.remove(&since);
                 }
             }
         }

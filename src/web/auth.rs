@@ -125,10 +125,10 @@ impl BasicAuth {
         let allowed = verified && known.is_some();
         if allowed {
             let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
-            if cache.len() >= AUTH_CACHE_ENTRIES {
-                if let Some(evicted) = cache.iter().next().copied() {
-                    cache.remove(&evicted);
-                }
+            if cache.len() >= AUTH_CACHE_ENTRIES
+                && let Some(evicted) = cache.iter().next().copied()
+            {
+                cache.remove(&evicted);
             }
             cache.insert(tag);
         }
@@ -187,10 +187,10 @@ pub async fn require(State(auth): State<Arc<BasicAuth>>, request: Request, next:
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(credentials);
-    if let Some((user, password)) = given {
-        if auth.check(&user, &password).await {
-            return next.run(request).await;
-        }
+    if let Some((user, password)) = given
+        && auth.check(&user, &password).await
+    {
+        return next.run(request).await;
     }
     (
         StatusCode::UNAUTHORIZED,

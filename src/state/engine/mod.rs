@@ -290,10 +290,10 @@ impl Engine {
             Some(target) => {
                 if !known {
                     self.insert_task(&update.task, idx, host_label(update.host), at);
-                } else if lost {
-                    if let Some(task) = self.find_mut(&update.task.instance, update.task.id) {
-                        task.set_lost(None);
-                    }
+                } else if lost
+                    && let Some(task) = self.find_mut(&update.task.instance, update.task.id)
+                {
+                    task.set_lost(None);
                 }
                 self.change(&update.task.instance, update.task.id, target, at, fx);
             }
@@ -469,11 +469,11 @@ impl Engine {
                 if from.is_none() && a == ActiveState::Staging {
                     task.set_staged(Some(at));
                 }
-                if a == ActiveState::Running {
-                    if let Some(staged) = task.staged() {
-                        task.set_staged(None);
-                        fx.time_to_running(slot, seconds(at - staged));
-                    }
+                if a == ActiveState::Running
+                    && let Some(staged) = task.staged()
+                {
+                    task.set_staged(None);
+                    fx.time_to_running(slot, seconds(at - staged));
                 }
                 task.state = Some(a);
                 task.last_change = task.last_change.max(at);

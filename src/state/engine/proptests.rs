@@ -675,7 +675,7 @@ impl Churn {
     }
 
     fn create_app(&mut self, pick: u16) {
-        let id = if !self.deleted.is_empty() && pick % 3 == 0 {
+        let id = if !self.deleted.is_empty() && pick.is_multiple_of(3) {
             self.deleted.swap_remove(pick as usize % self.deleted.len())
         } else {
             self.next_app += 1;
@@ -802,7 +802,7 @@ impl Churn {
                 let unreachable = self.apps[app].tasks[t].unreachable.is_some();
                 self.losts.push_back(self.now);
                 self.status(app, n, MesosState::Lost, None);
-                if pick % 2 == 0 {
+                if pick.is_multiple_of(2) {
                     self.apps[app].tasks.swap_remove(t);
                     self.instance(app, n, Condition::Gone);
                     self.ended.push_back(self.now);
@@ -824,7 +824,7 @@ impl Churn {
             // The number of apps wanders between 1 and 2 × the initial one.
             (8, _) if self.apps.len() > 1 => {
                 self.delete_app(app);
-                if pick % 4 != 0 {
+                if !pick.is_multiple_of(4) {
                     self.create_app(pick);
                 }
             }
@@ -844,7 +844,8 @@ impl Churn {
             _ => {
                 // Time passes: at times far past every TTL.
                 let before = self.now;
-                self.now += Millis::from(pick % 2_000) * if action % 2 == 0 { 10 } else { 100 };
+                self.now +=
+                    Millis::from(pick % 2_000) * if action.is_multiple_of(2) { 10 } else { 100 };
                 self.engine.tick(self.now, &mut self.tally);
                 // Ends the timers do in this tick are applied at its `now`, and their tombstones
                 // start there (RULES.md, Tombstones).
