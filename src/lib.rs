@@ -78,7 +78,7 @@ pub const STREAM_CHANNEL: usize = 1024;
 /// Why the exporter could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    #[error("cannot listen on {address}: {source}")]
+    #[error("cannot listen on {address} (--web.listen-address): {source}")]
     Listen {
         address: String,
         source: std::io::Error,

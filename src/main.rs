@@ -37,10 +37,24 @@ fn main() -> anyhow::Result<()> {
         if let Some(StartError::WebConfig { path, source }) = error.downcast_ref::<StartError>() {
             exit_web_config(path, source);
         }
-        eprintln!("error: {error:#}");
+        eprintln!("error: {}", describe(&error));
         std::process::exit(1);
     }
     Ok(())
+}
+
+/// The error and its causes on one line, each said once: a message that already quotes its cause
+/// is not followed by it again.
+fn describe(error: &anyhow::Error) -> String {
+    let mut text = error.to_string();
+    for cause in error.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text
 }
 
 /// One line naming the flag, exit status 2 (as for any bad flag value).

@@ -49,6 +49,40 @@ fn bad_flag_values_exit_2_naming_the_flag() {
 }
 
 #[test]
+fn a_busy_port_names_the_flag_and_says_why_once() {
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+    let address = busy.local_addr().expect("an address").to_string();
+    let (code, stderr) = run(&[
+        "--marathon.url",
+        "http://127.0.0.1:9",
+        "--web.listen-address",
+        &address,
+    ]);
+    assert_eq!(code, 1, "{stderr}");
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with("error: "))
+        .unwrap_or_else(|| panic!("an error line: {stderr}"));
+    assert!(
+        line.contains("--web.listen-address") && line.contains(&address),
+        "{line}"
+    );
+    assert_eq!(line.matches("in use").count(), 1, "said once: {line}");
+}
+
+#[test]
+fn a_missing_recording_is_named_once() {
+    let (code, stderr) = run(&["replay", "/nonexistent/recording.jsonl"]);
+    assert_ne!(code, 0, "{stderr}");
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with("error: "))
+        .unwrap_or_else(|| panic!("an error line: {stderr}"));
+    assert!(line.contains("/nonexistent/recording.jsonl"), "{line}");
+    assert_eq!(line.matches("No such file").count(), 1, "said once: {line}");
+}
+
+#[test]
 fn bad_web_config_files_exit_2_with_one_line_naming_the_flag() {
     let dir = tempfile::tempdir().unwrap();
     let cases = [
