@@ -145,6 +145,14 @@ impl<A: Effects, B: Effects> Effects for Tee<A, B> {
         self.0.correction(kind);
         self.1.correction(kind);
     }
+    fn health_kill(&mut self, slot: AppSlot) {
+        self.0.health_kill(slot);
+        self.1.health_kill(slot);
+    }
+    fn deployment(&mut self, result: crate::state::DeploymentResult) {
+        self.0.deployment(result);
+        self.1.deployment(result);
+    }
 }
 
 impl<A: Ingest, B: Ingest> Ingest for Tee<A, B> {
@@ -292,4 +300,27 @@ fn handle_event(
         engine.apply(&input, now, fx);
     }
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::{DeploymentResult, ReplacementReason, State, Tally};
+
+    /// `Effects` methods do nothing by default: a combinator that forgets one loses that count.
+    #[test]
+    fn a_tee_hands_every_counted_effect_to_both_sides() {
+        let mut tee = Tee(Tally::new(), Tally::new());
+        let web = AppSlot(1);
+        tee.app_known(web, "/web");
+        tee.transition(web, None, State::Active(ActiveState::Running));
+        tee.replacement(web, ReplacementReason::Failed);
+        tee.expunge(web, ExpungeReason::Failed);
+        tee.unreachable_duration(web, 1.0);
+        tee.time_to_running(web, 1.0);
+        tee.health_kill(web);
+        tee.deployment(DeploymentResult::Success);
+        assert_eq!(tee.0.rule_total(), 7);
+        assert_eq!(tee.1.rule_total(), 7);
+    }
 }

@@ -71,7 +71,17 @@ pub fn replay_file(path: &Path, config: &Config) -> Result<Replay, RecordingErro
     );
     let mut stats = Stats::default();
     let mut warnings = Vec::new();
-    while let Some(entry) = reader.next_entry()? {
+    loop {
+        let entry = match reader.next_entry() {
+            Ok(Some(entry)) => entry,
+            Ok(None) => break,
+            // A `record` killed mid-write leaves its last line cut: replay what is whole.
+            Err(cut @ RecordingError::Truncated { .. }) => {
+                warnings.push(format!("{cut}; replayed up to the line before"));
+                break;
+            }
+            Err(other) => return Err(other.into()),
+        };
         pipeline.clock_mut().set_local(entry.local());
         stats.duration = entry.local();
         match entry {

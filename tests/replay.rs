@@ -301,17 +301,35 @@ fn the_replay_command_prints_a_summary_table_and_the_exposition() {
 }
 
 #[test]
-fn corrupt_or_truncated_recordings_give_a_clear_error() {
+fn a_recording_cut_mid_line_replays_what_is_whole_and_warns() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("story.jsonl");
+    hand_made(&good);
+    let text = std::fs::read(&good).unwrap();
+    let cut = dir.path().join("cut.jsonl");
+    std::fs::write(&cut, &text[..text.len() * 2 / 3]).unwrap();
+    let output = Command::new(BIN)
+        .args(["replay", cut.to_str().unwrap()])
+        .env_clear()
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("truncated") && stderr.contains("replayed up to the line before"),
+        "{stderr}"
+    );
+    assert!(stdout.starts_with("Recording of "), "the summary: {stdout}");
+}
+
+#[test]
+fn corrupt_recordings_give_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let good = dir.path().join("story.jsonl");
     hand_made(&good);
     let text = std::fs::read(&good).unwrap();
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
-        (
-            "truncated",
-            text[..text.len() * 2 / 3].to_vec(),
-            "truncated",
-        ),
         (
             "garbage",
             b"\x00\x01 not json at all\n".to_vec(),
