@@ -80,7 +80,7 @@ pub fn replay_file(path: &Path, config: &Config) -> Result<Replay, RecordingErro
                 warnings.push(format!("{cut}; replayed up to the line before"));
                 break;
             }
-            Err(other) => return Err(other.into()),
+            Err(other) => return Err(other),
         };
         pipeline.clock_mut().set_local(entry.local());
         stats.duration = entry.local();
