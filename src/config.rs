@@ -18,6 +18,8 @@ use url::Url;
 pub const DEFAULT_MARATHON_URL: &str = "http://localhost:8080";
 /// All interfaces, so Prometheus can scrape from outside the host or container.
 pub const DEFAULT_LISTEN_ADDRESS: &str = "0.0.0.0:9472";
+/// Where `demo` listens without `--web.listen-address`: loopback only.
+pub const DEMO_LISTEN_ADDRESS: &str = "127.0.0.1:9472";
 /// The path Prometheus scrapes unless told otherwise.
 pub const DEFAULT_TELEMETRY_PATH: &str = "/metrics";
 /// Three missed keep-alives (Marathon sends an empty line every 10 s) mean a dead stream.
@@ -503,6 +505,12 @@ impl Cli {
             mut config,
             command,
         } = RawCli::from_arg_matches(&matches).map_err(|err| err.format(&mut cmd))?;
+        // The demo is for the machine it runs on: loopback unless an address is asked for.
+        let listen_default =
+            matches.value_source("listen_address") == Some(ValueSource::DefaultValue);
+        if listen_default && matches!(command, Some(Command::Demo(_))) {
+            config.listen_address = DEMO_LISTEN_ADDRESS.to_owned();
+        }
 
         if let Err((kind, flag, message)) = config.cross_check(env(PASSWORD_ENV)) {
             let note = match from_env.get(flag) {
@@ -1448,6 +1456,19 @@ mod tests {
             panic!("demo expected");
         };
         assert_eq!((demo.seed, demo.speed, demo.record), (None, 10.0, None));
+    }
+
+    #[test]
+    fn the_demo_listens_on_loopback_unless_told_otherwise() {
+        let cli = parse_cli(&["demo"], &[]).unwrap();
+        assert_eq!(cli.config.listen_address, DEMO_LISTEN_ADDRESS);
+        let cli = parse_cli(&["demo", "--web.listen-address=0.0.0.0:9472"], &[]).unwrap();
+        assert_eq!(cli.config.listen_address, "0.0.0.0:9472");
+        let env = [("WEB_LISTEN_ADDRESS", "0.0.0.0:9472")];
+        let cli = parse_cli(&["demo"], &env).unwrap();
+        assert_eq!(cli.config.listen_address, "0.0.0.0:9472");
+        let cli = parse_cli(&[], &[]).unwrap();
+        assert_eq!(cli.config.listen_address, DEFAULT_LISTEN_ADDRESS);
     }
 
     #[test]
