@@ -114,6 +114,8 @@ impl ApplyLock {
 #[derive(Clone)]
 pub struct Metrics {
     registry: Registry,
+    /// `process_*` (CPU, memory, file descriptors, start time), read from /proc at each scrape.
+    process: Registry,
     apps: Arc<AppFamilies>,
     gauges: ScrapeGauges,
     pub exporter: SelfMetrics,
@@ -255,6 +257,7 @@ impl Metrics {
 
         Metrics {
             registry,
+            process: process_registry(),
             apps: Arc::default(),
             gauges,
             exporter,
@@ -289,9 +292,27 @@ impl Metrics {
             .expect("text encoding of gathered families");
         out.push_str(std::str::from_utf8(&own).expect("the text encoder writes UTF-8"));
         self.apps.render(&mut out);
+        // process_* sorts after marathon_*.
+        own.clear();
+        TextEncoder::new()
+            .encode(&self.process.gather(), &mut own)
+            .expect("text encoding of the process families");
+        out.push_str(std::str::from_utf8(&own).expect("the text encoder writes UTF-8"));
         self.last_len.store(out.len(), Ordering::Relaxed);
         out
     }
+}
+
+/// The process's own metrics, from the `prometheus` crate's collector (Linux: /proc/self).
+fn process_registry() -> Registry {
+    let registry = Registry::new();
+    #[cfg(target_os = "linux")]
+    registry
+        .register(Box::new(
+            prometheus::process_collector::ProcessCollector::for_self(),
+        ))
+        .expect("registered once");
+    registry
 }
 
 /// The source revision the binary was built from, when the build could tell.
