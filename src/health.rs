@@ -1,8 +1,10 @@
 //! Readiness as `/readyz` reports it: ready once the first snapshot is applied and while a stream
-//! is connected; otherwise a one-line reason.
+//! is connected; otherwise a one-line reason. Also what the status page shows of the connection:
+//! the leader the stream follows and when the last snapshot was applied.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::SystemTime;
 
 #[derive(Default)]
 pub struct Readiness {
@@ -10,6 +12,10 @@ pub struct Readiness {
     connected: AtomicBool,
     /// The last problem reaching Marathon, for the 503 reason.
     problem: Mutex<Option<String>>,
+    /// The leader the event stream follows (or followed last).
+    leader: Mutex<Option<String>>,
+    /// When the last snapshot was applied (local wall clock).
+    last_snapshot: Mutex<Option<SystemTime>>,
 }
 
 impl Readiness {
@@ -17,8 +23,28 @@ impl Readiness {
         Readiness::default()
     }
 
+    /// A snapshot was applied just now.
     pub fn set_seeded(&self) {
         self.seeded.store(true, Ordering::Release);
+        *self.last_snapshot.lock().unwrap_or_else(|p| p.into_inner()) = Some(SystemTime::now());
+    }
+
+    /// The event stream follows `leader` now.
+    pub fn set_leader(&self, leader: &str) {
+        *self.leader.lock().unwrap_or_else(|p| p.into_inner()) = Some(leader.to_owned());
+    }
+
+    /// The leader the event stream follows, or followed last.
+    pub fn leader(&self) -> Option<String> {
+        self.leader
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// When the last snapshot was applied.
+    pub fn last_snapshot(&self) -> Option<SystemTime> {
+        *self.last_snapshot.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     pub fn set_connected(&self, connected: bool) {

@@ -66,16 +66,76 @@ async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
+/// The landing page: the links, and what an operator checks first (plain HTML, no script).
 async fn landing(State(state): State<AppState>) -> Html<String> {
     let path = html_escape(&state.telemetry_path);
+    let rows = status_rows(&state)
+        .iter()
+        .map(|(name, value)| format!("<tr><th>{name}</th><td>{}</td></tr>", html_escape(value)))
+        .collect::<Vec<_>>()
+        .join("\n");
     Html(format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Marathon task exporter</title></head>\n\
          <body><h1>Marathon task exporter</h1>\n<p>Task transitions, replacements, expunges and time unreachable, \
-         from Marathon's event stream.</p>\n<ul>\n<li><a href=\"{path}\">{path}</a>: metrics</li>\n\
+         from Marathon's event stream.</p>\n<table>\n{rows}\n</table>\n<ul>\n<li><a href=\"{path}\">{path}</a>: metrics</li>\n\
          <li><a href=\"/healthz\">/healthz</a>: liveness</li>\n<li><a href=\"/readyz\">/readyz</a>: readiness</li>\n</ul>\n\
-         <p>Version {}</p></body></html>\n",
-        env!("CARGO_PKG_VERSION")
+         </body></html>\n"
     ))
+}
+
+/// The status page's rows, as text (escaped by the caller).
+fn status_rows(state: &AppState) -> Vec<(&'static str, String)> {
+    let now = std::time::SystemTime::now();
+    let age = |then: std::time::SystemTime| match now.duration_since(then) {
+        Ok(d) => format!("{} s ago", d.as_secs()),
+        Err(_) => "just now".to_owned(),
+    };
+    let exporter = &state.metrics.exporter;
+    let (tracked, apps) = state.metrics.counts();
+    let last_event = exporter.last_event_timestamp.get();
+    let last_event = if last_event > 0.0 {
+        age(std::time::UNIX_EPOCH + std::time::Duration::from_secs_f64(last_event))
+    } else {
+        "none yet".to_owned()
+    };
+    let last_snapshot = state.readiness.last_snapshot().map_or_else(
+        || "none yet".to_owned(),
+        |at| {
+            format!(
+                "{}; {} corrections since start",
+                age(at),
+                exporter.corrections_total()
+            )
+        },
+    );
+    vec![
+        (
+            "Leader followed",
+            state
+                .readiness
+                .leader()
+                .unwrap_or_else(|| "none yet".to_owned()),
+        ),
+        (
+            "Ready",
+            state
+                .readiness
+                .reason()
+                .map_or_else(|| "yes".to_owned(), |why| format!("no: {why}")),
+        ),
+        ("Tracked tasks", tracked.to_string()),
+        ("Known apps", apps.to_string()),
+        ("Last event", last_event),
+        ("Last snapshot", last_snapshot),
+        (
+            "Version",
+            format!(
+                "{} (revision {})",
+                env!("CARGO_PKG_VERSION"),
+                crate::metrics::revision()
+            ),
+        ),
+    ]
 }
 
 fn html_escape(s: &str) -> String {
@@ -149,5 +209,46 @@ mod tests {
     async fn unknown_paths_get_404() {
         let mut router = router_with(ScrapeLimiter::new(1));
         assert_eq!(get(&mut router, "/nope").await.0, StatusCode::NOT_FOUND);
+    }
+
+    #[tokio::test]
+    async fn the_landing_page_shows_the_leader_readiness_and_counts() {
+        let config = Config::for_tests(url::Url::parse("http://127.0.0.1:9").unwrap());
+        let engine = Engine::new(crate::settings(&config));
+        let metrics = Metrics::new(engine.reader(), Arc::new(|| 0));
+        let readiness = Arc::new(Readiness::new());
+        let mut router = router(
+            metrics,
+            Arc::clone(&readiness),
+            "/metrics",
+            ScrapeLimiter::new(1),
+        );
+        let (status, page) = get(&mut router, "/").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(
+            page.contains("<th>Leader followed</th><td>none yet</td>"),
+            "{page}"
+        );
+        assert!(page.contains("<th>Ready</th><td>no: event stream not connected yet</td>"));
+        assert!(
+            page.contains("<th>Last snapshot</th><td>none yet</td>"),
+            "{page}"
+        );
+        readiness.set_leader("http://m1:8080<script>");
+        readiness.set_connected(true);
+        readiness.set_seeded();
+        let (_, page) = get(&mut router, "/").await;
+        assert!(
+            page.contains("<th>Leader followed</th><td>http://m1:8080&lt;script&gt;</td>"),
+            "escaped: {page}"
+        );
+        assert!(page.contains("<th>Ready</th><td>yes</td>"), "{page}");
+        assert!(page.contains("<th>Tracked tasks</th><td>0</td>"), "{page}");
+        assert!(
+            page.contains("s ago; 0 corrections since start</td>"),
+            "{page}"
+        );
+        assert!(page.contains("(revision "), "{page}");
+        assert!(!page.contains("<script>"), "no script: {page}");
     }
 }

@@ -45,6 +45,13 @@ pub struct ScrapeGauges {
 }
 
 impl ScrapeGauges {
+    /// Tracked tasks and known apps now.
+    pub fn counts(&self) -> (i64, usize) {
+        let mut apps = 0;
+        self.reader.for_each_app(|_| apps += 1);
+        (self.reader.tracked(), apps)
+    }
+
     pub fn new(reader: StoreReader, now: Arc<dyn Fn() -> Millis + Send + Sync>) -> Self {
         let desc = |name: &str, help: &str, labels: &[&str]| {
             Desc::new(

@@ -75,6 +75,11 @@ impl SelfMetrics {
         &self.errors[i]
     }
 
+    /// Every correction resyncs made so far, all kinds.
+    pub fn corrections_total(&self) -> u64 {
+        self.corrections.iter().map(IntCounter::get).sum()
+    }
+
     pub fn deployment(&self, result: DeploymentResult) -> &IntCounter {
         &self.deployments[result as usize]
     }
@@ -280,6 +285,11 @@ impl Metrics {
         )
     }
 
+    /// Tracked tasks and known apps now (for the status page).
+    pub fn counts(&self) -> (i64, usize) {
+        self.gauges.counts()
+    }
+
     /// The text exposition (format 0.0.4) of every family, in name order like a registry's.
     pub fn render(&self) -> String {
         let mut out = String::with_capacity(self.last_len.load(Ordering::Relaxed) * 9 / 8 + 4096);
@@ -316,7 +326,7 @@ fn process_registry() -> Registry {
 }
 
 /// The source revision the binary was built from, when the build could tell.
-fn revision() -> &'static str {
+pub fn revision() -> &'static str {
     option_env!("MARATHON_TASK_EXPORTER_REVISION").unwrap_or("unknown")
 }
 

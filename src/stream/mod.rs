@@ -127,6 +127,7 @@ impl Stream {
                     if recovered || leader.is_none() {
                         tracing::info!(leader = %now_leader, "event stream connected");
                     }
+                    self.readiness.set_leader(&now_leader);
                     leader = Some(now_leader.clone());
                     self.metrics.stream_up.set(1);
                     self.readiness.set_connected(true);
