@@ -292,6 +292,26 @@ async fn scrapes(sizes: &Sizes, http: &reqwest::Client) {
         body_bytes = body.len();
         series = body.lines().filter(|l| !l.starts_with('#')).count();
     }
+    // The same under the same churn, gzipped (as Prometheus asks by default).
+    let mut gzip_times = Vec::with_capacity(sizes.scrapes / 2 + 1);
+    let mut gzip_bytes = 0;
+    while gzip_times.len() < sizes.scrapes / 2 + 1 {
+        let started = Instant::now();
+        let response = http
+            .get(&url)
+            .header(reqwest::header::ACCEPT_ENCODING, "gzip")
+            .send()
+            .await
+            .expect("/metrics answers");
+        assert_eq!(
+            response.headers().get(reqwest::header::CONTENT_ENCODING),
+            Some(&reqwest::header::HeaderValue::from_static("gzip")),
+            "a gzipped scrape"
+        );
+        let body = response.bytes().await.expect("/metrics body");
+        gzip_times.push(started.elapsed());
+        gzip_bytes = body.len();
+    }
     // The same render without HTTP, for where the time goes.
     let mut renders = Vec::with_capacity(sizes.renders);
     for _ in 0..sizes.renders {
@@ -314,6 +334,7 @@ async fn scrapes(sizes: &Sizes, http: &reqwest::Client) {
     assert_eq!(streams, 1, "one stream connection (no reconnect)");
 
     times.sort();
+    gzip_times.sort();
     renders.sort();
     println!(
         "scrapes while ingesting: {} running tasks over {} apps (/v2/tasks {:.1} MiB), churn {} events/s",
@@ -334,6 +355,14 @@ async fn scrapes(sizes: &Sizes, http: &reqwest::Client) {
         ms(*times.last().expect("at least one scrape")),
         body_bytes as f64 / (1024.0 * 1024.0),
         thousands(series as f64),
+    );
+    println!(
+        "  {} gzipped scrapes: p50 {:.1} ms, p99 {:.1} ms; body {:.2} MiB ({:.1} × smaller)",
+        gzip_times.len(),
+        ms(percentile(&gzip_times, 0.50)),
+        ms(percentile(&gzip_times, 0.99)),
+        gzip_bytes as f64 / (1024.0 * 1024.0),
+        body_bytes as f64 / gzip_bytes.max(1) as f64,
     );
     println!(
         "  {} in-process Metrics::render() calls, same churn: p50 {:.1} ms, max {:.1} ms",
