@@ -8,7 +8,8 @@ use std::time::Duration;
 use reqwest::header::{AUTHORIZATION, HeaderValue};
 use url::Url;
 
-use crate::config::{Config, Secret, read_secret_file};
+use crate::config::Config;
+use crate::secret::{Secret, read_secret_file};
 
 /// How long opening a connection (TCP, then TLS) may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);

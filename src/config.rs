@@ -1,9 +1,9 @@
 //! Command-line flags and environment variables, parsed and validated into a [`Config`].
 
+pub use crate::secret::{Secret, read_secret_file};
 use std::collections::HashMap;
 use std::ffi::OsString;
 use std::fmt;
-use std::io;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -100,45 +100,6 @@ impl LogLevel {
 pub enum LogFormat {
     Text,
     Json,
-}
-
-/// A secret that never shows in Debug or Display (both print `<redacted>`).
-#[derive(Clone)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(secret: String) -> Self {
-        Self(secret)
-    }
-
-    /// The secret itself, for the one place that has to send it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
-
-/// Reads a secret from a file, dropping one trailing `\n` or `\r\n`.
-pub fn read_secret_file(path: &Path) -> io::Result<Secret> {
-    let mut secret = std::fs::read_to_string(path)?;
-    if secret.ends_with('\n') {
-        secret.pop();
-        if secret.ends_with('\r') {
-            secret.pop();
-        }
-    }
-    Ok(Secret(secret))
 }
 
 /// Parses a byte size: a plain integer, or one followed by `B`, `KB`, `MB`, `GB` (1000-based)
@@ -1306,14 +1267,6 @@ mod tests {
         assert!(!debug.contains("Zebra-Quartz-42"), "{debug}");
         assert!(debug.contains("<redacted>"), "{debug}");
         assert!(!format!("{config:#?}").contains("Zebra-Quartz-42"));
-    }
-
-    #[test]
-    fn secret_hides_itself_in_debug_and_display() {
-        let secret = Secret::new("Zebra-Quartz-42".to_owned());
-        assert_eq!(format!("{secret:?}"), "<redacted>");
-        assert_eq!(format!("{secret}"), "<redacted>");
-        assert_eq!(secret.expose(), "Zebra-Quartz-42");
     }
 
     #[test]

@@ -23,7 +23,8 @@
 //! - [`http`]: `/metrics`, `/healthz`, `/readyz`, `/`.
 //! - [`web`]: `--web.config.file` (TLS, basic auth, headers) and serving the endpoints with
 //!   their limits (timeouts, header size, concurrent scrapes) and graceful shutdown.
-//! - [`clock`], [`health`]: Marathon's clock as read live; readiness.
+//! - [`clock`], [`health`]: Marathon's clock as read live; readiness and the status page's facts.
+//! - [`secret`]: secrets that never show in Debug or Display, and secret files.
 //! - [`fake_marathon`]: an in-process Marathon speaking the real wire format, for tests and demos.
 //! - [`recording`]: the recording file format (snapshots and raw stream with local times).
 //! - [`record`]: the `record` subcommand: a Marathon's snapshots and stream to a recording.
@@ -48,6 +49,7 @@ pub mod record;
 pub mod recording;
 pub mod replay;
 pub mod resync;
+pub mod secret;
 pub mod sse;
 pub mod state;
 pub mod stream;

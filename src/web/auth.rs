@@ -15,7 +15,7 @@ use base64::Engine as _;
 use ring::hmac;
 
 use super::WebConfigError;
-use crate::config::Secret;
+use crate::secret::Secret;
 
 /// Successful checks remembered; a handful of scrapers use a handful of credentials, and the
 /// bound keeps a flood of distinct good credentials from growing memory.

@@ -84,11 +84,6 @@ impl Engine {
         });
     }
 
-    /// Timers queued (stale ones included), for memory accounting and tests.
-    pub fn pending_timers(&self) -> usize {
-        self.timers.len()
-    }
-
     /// Fires every timer due by `now`, earliest first.
     pub(super) fn advance(&mut self, now: Millis, fx: &mut impl Effects) {
         while self.timers.peek().is_some_and(|t| t.at <= now) {

@@ -22,7 +22,7 @@ use tokio_rustls::server::TlsStream;
 use self::settings::Pem;
 pub(super) use self::settings::RawTls;
 pub use self::settings::{ClientAuth, TlsSettings};
-use crate::config::Secret;
+use crate::secret::Secret;
 
 /// The first byte of every TLS connection (a handshake record).
 const TLS_HANDSHAKE_RECORD: u8 = 0x16;

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use tokio_rustls::rustls::crypto::{CryptoProvider, SupportedKxGroup, ring};
 use tokio_rustls::rustls::{NamedGroup, SupportedCipherSuite, SupportedProtocolVersion, version};
 
-use crate::config::Secret;
+use crate::secret::Secret;
 use crate::web::{WebConfigError, resolve};
 
 /// `tls_server_config` as written. No Debug: `key` is a secret until wrapped.
