@@ -4,6 +4,7 @@
 
 mod common;
 
+use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -302,4 +303,84 @@ fn exposition_passes_promtool_check_metrics_without_warnings() {
         said.trim().is_empty(),
         "promtool check metrics warned:\n{said}"
     );
+}
+
+/// The golden exposition's families are exactly the table's: names in order, types, help texts and
+/// label names.
+#[test]
+fn the_exposition_has_exactly_the_families_of_the_table() {
+    use marathon_task_exporter::metrics::families::FAMILIES;
+    let text = golden_text();
+    let mut seen: Vec<(String, String, String, BTreeSet<String>)> = Vec::new();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# HELP ") {
+            let (name, help) = rest.split_once(' ').expect("name and help");
+            seen.push((name.into(), String::new(), help.into(), BTreeSet::new()));
+        } else if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let (_, kind) = rest.split_once(' ').expect("name and type");
+            seen.last_mut().expect("HELP before TYPE").1 = kind.into();
+        } else if let Some((series, _)) = line.split_once('{') {
+            let labels = series_labels(line);
+            let family = seen.last_mut().expect("a sample after its HELP");
+            assert!(series.starts_with(&family.0), "{line} under {}", family.0);
+            family.3.extend(
+                labels
+                    .into_iter()
+                    .filter(|l| l != "le" && !l.starts_with("label_")),
+            );
+        }
+    }
+    let table: Vec<(String, String, String, BTreeSet<String>)> = FAMILIES
+        .iter()
+        .map(|f| {
+            (
+                f.name.into(),
+                f.kind.name().into(),
+                f.help.into(),
+                f.labels.iter().map(|l| (*l).to_owned()).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(seen, table);
+}
+
+/// The README's metric table names every family of the table, and no other.
+#[test]
+fn the_readme_lists_exactly_the_families_of_the_table() {
+    use marathon_task_exporter::metrics::families::FAMILIES;
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md");
+    let section = readme
+        .split("\n## Metrics\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n## ").next())
+        .expect("a Metrics section");
+    let mut listed = BTreeSet::new();
+    for row in section.lines().filter(|l| l.starts_with("| `")) {
+        let name = row[3..].split('`').next().unwrap_or_default();
+        if name == "process_*" {
+            // One row for the process's own: their names are in its description.
+            for family in FAMILIES.iter().filter(|f| f.name.starts_with("process_")) {
+                assert!(row.contains(family.name), "{} in: {row}", family.name);
+                listed.insert(family.name.to_owned());
+            }
+        } else {
+            listed.insert(name.to_owned());
+        }
+    }
+    let table: BTreeSet<String> = FAMILIES.iter().map(|f| f.name.to_owned()).collect();
+    assert_eq!(listed, table);
+}
+
+/// The label names of one sample line.
+fn series_labels(line: &str) -> Vec<String> {
+    let inside = line
+        .split_once('{')
+        .and_then(|(_, rest)| rest.rsplit_once('}'))
+        .map_or("", |(labels, _)| labels);
+    inside
+        .split("\",")
+        .filter_map(|pair| pair.split_once('=').map(|(k, _)| k.trim().to_owned()))
+        .filter(|k| !k.is_empty())
+        .collect()
 }

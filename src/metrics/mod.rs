@@ -4,6 +4,7 @@
 //! [`SelfMetrics`], in a `prometheus` registry.
 
 mod apps;
+pub mod families;
 mod gauges;
 mod sink;
 mod text;
