@@ -17,7 +17,8 @@
 //!   check of snapshot answers.
 //! - [`resync`]: I/O: snapshots of `/v2/tasks`, `/v2/apps` and `/v2/pods/::status` from the stream's
 //!   leader, size-bounded, stamped on the connection clock.
-//! - [`writer`]: the single task that owns the map.
+//! - [`writer`]: the single task that owns the map; an [`writer::Observer`] sees its inputs (a
+//!   recording for `demo --record`), so it knows nothing of the recording format.
 //! - [`metrics`]: every family declared once; per-app counters kept as atomics and written straight
 //!   to text; per-app gauges computed at scrape time.
 //! - [`http`]: `/metrics`, `/healthz`, `/readyz`, `/`.
@@ -115,7 +116,7 @@ pub fn settings(config: &Config) -> Settings {
 #[derive(Default)]
 pub struct StartOptions {
     /// Records every chunk, snapshot and timer tick the writer applies (`demo --record`).
-    pub recorder: Option<recording::Recorder>,
+    pub recorder: Option<Box<dyn writer::Observer>>,
     /// Limits of the HTTP server (timeouts, header size, concurrent scrapes).
     pub limits: web::Limits,
 }
@@ -198,7 +199,7 @@ impl Exporter {
             snapshots: snapshot_rx,
             resync: trigger_tx.clone(),
         };
-        tasks.push(tokio::spawn(writer::run_recorded(
+        tasks.push(tokio::spawn(writer::run_observed(
             pipeline,
             inputs,
             Arc::clone(&readiness),

@@ -13,9 +13,19 @@ use crate::clock::{LiveClock, wall_millis};
 use crate::health::Readiness;
 use crate::metrics::Sink;
 use crate::pipeline::Pipeline;
-use crate::recording::Recorder;
 use crate::resync::Taken;
+use crate::state::Snapshot;
 use crate::stream::StreamMsg;
+
+/// Sees every input the writer applies, just before it is applied, in order (`demo --record`
+/// writes them to a recording). Every method does nothing unless implemented.
+pub trait Observer: Send {
+    fn connected(&mut self, _leader: &str) {}
+    fn disconnected(&mut self) {}
+    fn chunk(&mut self, _bytes: &[u8]) {}
+    fn snapshot(&mut self, _snapshot: &Snapshot) {}
+    fn tick(&mut self) {}
+}
 
 /// How often timers are evaluated when no event arrives (RULES.md asks for at least once a second).
 pub const TICK: Duration = Duration::from_secs(1);
@@ -40,16 +50,16 @@ pub async fn run(
     readiness: Arc<Readiness>,
     cancel: CancellationToken,
 ) {
-    run_recorded(pipeline, inputs, readiness, cancel, None).await;
+    run_observed(pipeline, inputs, readiness, cancel, None).await;
 }
 
-/// [`run`], also handing every chunk, snapshot and tick to `recorder` just before applying it.
-pub async fn run_recorded(
+/// [`run`], also handing every chunk, snapshot and tick to `observer` just before applying it.
+pub async fn run_observed(
     mut pipeline: LivePipeline,
     inputs: Inputs,
     readiness: Arc<Readiness>,
     cancel: CancellationToken,
-    mut recorder: Option<Recorder>,
+    mut recorder: Option<Box<dyn Observer>>,
 ) {
     let Inputs {
         mut stream,
@@ -106,7 +116,7 @@ fn handle(
     pipeline: &mut LivePipeline,
     msg: StreamMsg,
     current: &mut Option<u64>,
-    recorder: Option<&mut Recorder>,
+    recorder: Option<&mut Box<dyn Observer>>,
 ) {
     match msg {
         StreamMsg::Connected { id, leader } => {

@@ -97,11 +97,11 @@ impl Demo {
             config.app_label_allowlist = DEMO_LABELS.to_owned();
         }
         let telemetry_path = config.telemetry_path.clone();
-        let recorder = match &options.record {
-            Some(path) => Some(
+        let recorder: Option<Box<dyn crate::writer::Observer>> = match &options.record {
+            Some(path) => Some(Box::new(
                 Recorder::create(path, &fake.url())
                     .with_context(|| format!("cannot create {}", path.display()))?,
-            ),
+            )),
             None => None,
         };
         let start_options = StartOptions {

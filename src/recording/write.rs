@@ -169,20 +169,28 @@ impl Recorder {
         })
     }
 
-    pub fn connected(&mut self, leader: &str) {
+    /// Writes the end record; also done on drop.
+    pub fn finish(&mut self) {
+        self.writer.finish();
+    }
+}
+
+/// The writer's inputs, recorded as it applies them.
+impl crate::writer::Observer for Recorder {
+    fn connected(&mut self, leader: &str) {
         self.writer.connected(leader);
     }
 
-    pub fn disconnected(&mut self) {
+    fn disconnected(&mut self) {
         self.writer.disconnected();
     }
 
-    pub fn chunk(&mut self, bytes: &[u8]) {
+    fn chunk(&mut self, bytes: &[u8]) {
         self.writer.chunk(bytes);
     }
 
     /// A parsed snapshot, written back as minimal bodies that parse to it.
-    pub fn snapshot(&mut self, snapshot: &Snapshot) {
+    fn snapshot(&mut self, snapshot: &Snapshot) {
         let bodies = snapshot_bodies(snapshot);
         self.writer.snapshot(
             snapshot.requested_at,
@@ -193,18 +201,13 @@ impl Recorder {
         );
     }
 
-    pub fn tick(&mut self) {
+    fn tick(&mut self) {
         self.writer.tick();
         let local = self.writer.local();
         if local - self.last_flush >= FLUSH_EVERY_MS {
             self.last_flush = local;
             self.writer.flush();
         }
-    }
-
-    /// Writes the end record; also done on drop.
-    pub fn finish(&mut self) {
-        self.writer.finish();
     }
 }
 
