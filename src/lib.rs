@@ -17,7 +17,7 @@
 //!   check of snapshot answers.
 //! - [`resync`]: I/O: snapshots of `/v2/tasks`, `/v2/apps` and `/v2/pods/::status` from the stream's
 //!   leader, size-bounded, stamped on the connection clock.
-//! - [`writer`]: the single task that owns the map; an [`writer::Observer`] sees its inputs (a
+//! - [`writer`]: the single task that owns the map; a [`writer::Observer`] sees its inputs (a
 //!   recording for `demo --record`), so it knows nothing of the recording format.
 //! - [`metrics`]: every family declared once; per-app counters kept as atomics and written straight
 //!   to text; per-app gauges computed at scrape time.
