@@ -4,7 +4,8 @@
 //!
 //! # Layout
 //! - [`config`]: flags and environment, validated. Pure.
-//! - [`state`]: the rules engine (RULES.md): states, transitions, timers, LOST, snapshot diffs,
+//! - [`state`]: the rules engine (RULES.md): vocabulary (`types`), the tables of each status's
+//!   effect (`engine/table.rs`), transitions, timers, LOST, snapshot diffs (`snapshot`: their input),
 //!   and the store scrapes read. Pure: no I/O, `now` passed in.
 //! - [`sse`]: incremental SSE decoder for Jetty's framing. Pure.
 //! - [`marathon`]: Marathon's wire formats: events, `/v2/tasks`, `/v2/apps`, `/v2/pods/::status`,

@@ -7,6 +7,7 @@ mod apps;
 mod lost;
 mod operators;
 mod snapshot;
+mod table;
 mod tasks;
 mod timers;
 

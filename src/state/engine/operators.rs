@@ -6,8 +6,9 @@ use foldhash::fast::RandomState;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::super::effects::{AppSlot, Effects};
+use super::super::snapshot::SnapshotDeployment;
 use super::super::store::AppLabels;
-use super::super::types::{DeploymentResult, Millis, SnapshotDeployment, TaskRef};
+use super::super::types::{DeploymentResult, Millis, TaskRef};
 use super::Engine;
 use super::apps::AppIdx;
 use super::tasks::Health;

@@ -12,7 +12,8 @@ use std::collections::VecDeque;
 
 use super::*;
 use crate::state::Tally;
-use crate::state::types::{DeploymentResult, Snapshot, SnapshotApp, SnapshotTask, SnapshotTasks};
+use crate::state::snapshot::{Snapshot, SnapshotApp, SnapshotTask, SnapshotTasks};
+use crate::state::types::DeploymentResult;
 
 const T0: Millis = 1_602_061_982_771;
 const APPS: [&str; 3] = ["/a", "/b/c", "/d"];

@@ -7,10 +7,10 @@ use std::collections::HashSet;
 use foldhash::fast::RandomState;
 
 use super::super::effects::{AppSlot, Effects, Silent};
+use super::super::snapshot::{Snapshot, SnapshotApp, SnapshotTask};
 use super::super::store::Placement;
 use super::super::types::{
-    ActiveState, Correction, ExpungeReason, MesosState, Millis, Snapshot, SnapshotApp,
-    SnapshotTask, State, TaskRef,
+    ActiveState, Correction, ExpungeReason, MesosState, Millis, State, TaskRef,
 };
 use super::agents::host_label;
 use super::apps::AppIdx;

@@ -6,7 +6,7 @@ mod operators;
 
 use super::*;
 use crate::state::Tally;
-use crate::state::types::{Snapshot, SnapshotApp, SnapshotTask};
+use crate::state::snapshot::{Snapshot, SnapshotApp, SnapshotTask};
 
 pub(super) const T0: Millis = 1_602_061_982_771;
 pub(super) const S: Millis = 1_000;
