@@ -3,7 +3,6 @@
 //! so the stable proptest run and the fuzzers check exactly the same things.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 
 use marathon_task_exporter::fake_marathon::payload;
 use marathon_task_exporter::marathon::events::{EventKind, decode};
@@ -14,8 +13,7 @@ use marathon_task_exporter::marathon::time::{format_timestamp, parse_timestamp};
 use marathon_task_exporter::pipeline::{Clock as _, Pipeline, ReplayClock};
 use marathon_task_exporter::sse::{Decoder, Frame};
 use marathon_task_exporter::state::{
-    ActiveState, Condition, Engine, Input, MesosState, Millis, Settings, Status, Tally,
-    TerminalState,
+    Condition, Engine, Input, MesosState, Millis, Settings, Status, Tally,
 };
 use serde_json::Value;
 
@@ -485,63 +483,10 @@ fn pipeline_settings() -> Settings {
     }
 }
 
-/// RULES.md's invariants as the public API shows them: the gauges sum to the tracked tasks and
-/// none is negative; the tracked tasks are in the map; every labelled slot is a known app; every
-/// expunge but `unobserved` comes with one transition into a terminal state; time unreachable is
-/// observed once per ended episode; durations are never negative.
+/// RULES.md's invariants (the engine's own checker, shared with its property tests).
 pub fn check_invariants(engine: &Engine, tally: &Tally) {
-    let reader = engine.reader();
-    let mut sum = 0;
-    let mut slots = 0;
-    reader.for_each_app(|app| {
-        slots += 1;
-        for n in app.tasks {
-            assert!(n >= 0, "negative gauge in {app:?}");
-            sum += n;
-        }
-        let unreachable = app.tasks[ActiveState::Unreachable.index()]
-            + app.tasks[ActiveState::UnreachableInactive.index()];
-        assert_eq!(app.oldest_unreachable().is_some(), unreachable > 0);
-    });
-    assert_eq!(sum, reader.tracked(), "gauges sum to the tracked tasks");
-    assert!(reader.tracked() <= engine.tasks() as i64);
-    assert_eq!(slots, engine.known_apps(), "a labelled slot per known app");
-    assert_eq!(tally.known.len() - tally.retired.len(), engine.known_apps());
-    // Per app label: (into a terminal state, expunged but not unobserved, unreachable episodes ended).
-    let terminal: Vec<&str> = TerminalState::ALL.iter().map(|t| t.label()).collect();
-    let mut per_app: HashMap<&str, (u64, u64, u64)> = HashMap::new();
-    for ((app, from, to), n) in &tally.transitions {
-        let entry = per_app.entry(app.as_str()).or_default();
-        if terminal.contains(to) {
-            entry.0 += n;
-        }
-        if from.starts_with("unreachable") && !to.starts_with("unreachable") {
-            entry.2 += n;
-        }
-    }
-    for ((app, reason), n) in &tally.expunges {
-        if *reason != "unobserved" {
-            per_app.entry(app.as_str()).or_default().1 += n;
-        }
-    }
-    for app in tally.unreachable_durations.keys() {
-        per_app.entry(app.as_str()).or_default();
-    }
-    for (app, (into_terminal, expunged, episodes)) in per_app {
-        assert_eq!(into_terminal, expunged, "expunges of {app}");
-        let observed = tally
-            .unreachable_durations
-            .get(app)
-            .map_or(0, |v| v.len() as u64);
-        assert_eq!(episodes, observed, "unreachable episodes of {app}");
-    }
-    for seconds in tally
-        .unreachable_durations
-        .values()
-        .chain(tally.time_to_running.values())
-        .flatten()
-    {
-        assert!(seconds.is_finite() && *seconds >= 0.0, "duration {seconds}");
+    if let Err(broken) = marathon_task_exporter::state::check_invariants(engine, tally) {
+        panic!("invariant broken: {broken}");
     }
 }
 

@@ -11,7 +11,7 @@ pub mod types;
 
 pub use clock::MarathonClock;
 pub use effects::{AgentSlot, AppSlot, Effects, Silent};
-pub use engine::{Engine, LabelAllowlist, Settings};
+pub use engine::{Engine, LabelAllowlist, Settings, check_invariants};
 pub use snapshot::{Snapshot, SnapshotApp, SnapshotDeployment, SnapshotTask, SnapshotTasks};
 pub use store::{AgentView, AppInfo, AppLabels, AppView, Placement, Store, StoreReader};
 pub use tally::Tally;

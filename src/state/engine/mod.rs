@@ -4,6 +4,8 @@
 
 mod agents;
 mod apps;
+mod invariants;
+pub use invariants::check_invariants;
 mod lost;
 mod operators;
 mod snapshot;
