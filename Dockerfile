@@ -8,12 +8,14 @@
 # after the image name are passed to the binary (`docker run ... marathon-task-exporter demo`).
 
 FROM rust:1-slim-bookworm AS build
+# The source revision for build_info and --version: docker build --build-arg REVISION=$(git rev-parse --short=12 HEAD) .
+ARG REVISION=unknown
 WORKDIR /src
 # The manifest names the benches, so cargo needs them to read it; tests are not needed to build.
-COPY Cargo.toml Cargo.lock ./
+COPY Cargo.toml Cargo.lock build.rs ./
 COPY benches ./benches
 COPY src ./src
-RUN cargo build --release --locked --bin marathon-task-exporter
+RUN MARATHON_TASK_EXPORTER_REVISION="$REVISION" cargo build --release --locked --bin marathon-task-exporter
 
 # glibc and CA certificates, no shell, runs as an unprivileged user (uid 65532).
 FROM gcr.io/distroless/cc-debian12:nonroot

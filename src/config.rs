@@ -62,6 +62,13 @@ pub const RESERVED_PATHS: [&str; 3] = ["/", "/healthz", "/readyz"];
 /// Environment variable that gives the basic-auth password directly.
 pub const PASSWORD_ENV: &str = "MARATHON_PASSWORD";
 
+/// `--version`: the version and the source revision (`build.rs`).
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (revision ",
+    env!("MARATHON_TASK_EXPORTER_REVISION"),
+    ")"
+);
 const ABOUT: &str =
     "Prometheus exporter that follows Marathon's event stream and exports task lifecycle metrics";
 const LONG_ABOUT: &str = "\
@@ -146,7 +153,7 @@ pub struct Cli {
 /// What clap parses; [`Cli::try_parse_validated_from`] adds the environment and cross-checks.
 /// The exporter's flags are global: they may also follow a subcommand.
 #[derive(Parser)]
-#[command(name = "marathon-task-exporter", version, about = ABOUT, long_about = LONG_ABOUT)]
+#[command(name = "marathon-task-exporter", version = VERSION, about = ABOUT, long_about = LONG_ABOUT)]
 struct RawCli {
     #[command(flatten)]
     config: Config,

@@ -49,6 +49,31 @@ fn bad_flag_values_exit_2_naming_the_flag() {
 }
 
 #[test]
+fn version_names_the_source_revision() {
+    let (code, out) = run(&["--version"]);
+    assert_eq!(code, 0, "{out}");
+    let git = Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
+    let revision = std::env::var("MARATHON_TASK_EXPORTER_REVISION")
+        .ok()
+        .filter(|r| !r.is_empty())
+        .or(git)
+        .unwrap_or_else(|| "unknown".to_owned());
+    assert_eq!(
+        out.trim(),
+        format!(
+            "marathon-task-exporter {} (revision {revision})",
+            env!("CARGO_PKG_VERSION")
+        )
+    );
+}
+
+#[test]
 fn a_busy_port_names_the_flag_and_says_why_once() {
     let busy = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
     let address = busy.local_addr().expect("an address").to_string();

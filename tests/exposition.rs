@@ -131,10 +131,12 @@ fn golden_path() -> PathBuf {
 }
 
 /// The exposition with the `process_*` samples' values (CPU time, memory, file descriptors, start
-/// time of this test process) set to 0: their families, help and order are what is compared.
+/// time of this test process) set to 0, and the build's revision written `REVISION`: their
+/// families, help and order are what is compared.
 fn golden_text() -> String {
     let mut out = String::new();
-    for line in render().lines() {
+    let revision = format!("revision=\"{}\"", env!("MARATHON_TASK_EXPORTER_REVISION"));
+    for line in render().replace(&revision, "revision=\"REVISION\"").lines() {
         match line.rsplit_once(' ') {
             Some((series, _)) if line.starts_with("process_") => {
                 out.push_str(series);

@@ -328,7 +328,7 @@ fn process_registry() -> Registry {
 
 /// The source revision the binary was built from, when the build could tell.
 pub fn revision() -> &'static str {
-    option_env!("MARATHON_TASK_EXPORTER_REVISION").unwrap_or("unknown")
+    env!("MARATHON_TASK_EXPORTER_REVISION")
 }
 
 #[cfg(test)]
