@@ -312,6 +312,25 @@ async fn scrapes(sizes: &Sizes, http: &reqwest::Client) {
         gzip_times.push(started.elapsed());
         gzip_bytes = body.len();
     }
+    // And in OpenMetrics (Prometheus prefers it).
+    let mut om_times = Vec::with_capacity(sizes.scrapes / 2 + 1);
+    let mut om_bytes = 0;
+    while om_times.len() < sizes.scrapes / 2 + 1 {
+        let started = Instant::now();
+        let response = http
+            .get(&url)
+            .header(
+                reqwest::header::ACCEPT,
+                "application/openmetrics-text;version=1.0.0",
+            )
+            .send()
+            .await
+            .expect("/metrics answers");
+        let body = response.bytes().await.expect("/metrics body");
+        om_times.push(started.elapsed());
+        assert!(body.ends_with(b"# EOF\n"), "an OpenMetrics scrape");
+        om_bytes = body.len();
+    }
     // The same render without HTTP, for where the time goes.
     let mut renders = Vec::with_capacity(sizes.renders);
     for _ in 0..sizes.renders {
@@ -335,6 +354,7 @@ async fn scrapes(sizes: &Sizes, http: &reqwest::Client) {
 
     times.sort();
     gzip_times.sort();
+    om_times.sort();
     renders.sort();
     println!(
         "scrapes while ingesting: {} running tasks over {} apps (/v2/tasks {:.1} MiB), churn {} events/s",
@@ -363,6 +383,13 @@ async fn scrapes(sizes: &Sizes, http: &reqwest::Client) {
         ms(percentile(&gzip_times, 0.99)),
         gzip_bytes as f64 / (1024.0 * 1024.0),
         body_bytes as f64 / gzip_bytes.max(1) as f64,
+    );
+    println!(
+        "  {} OpenMetrics scrapes: p50 {:.1} ms, p99 {:.1} ms; body {:.2} MiB",
+        om_times.len(),
+        ms(percentile(&om_times, 0.50)),
+        ms(percentile(&om_times, 0.99)),
+        om_bytes as f64 / (1024.0 * 1024.0),
     );
     println!(
         "  {} in-process Metrics::render() calls, same churn: p50 {:.1} ms, max {:.1} ms",

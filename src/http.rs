@@ -10,7 +10,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 
 use crate::health::Readiness;
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, openmetrics};
 use crate::web::ScrapeLimiter;
 use crate::web::body::Guarded;
 
@@ -53,16 +53,27 @@ async fn metrics_handler(State(state): State<AppState>, headers: HeaderMap) -> R
     let Some(permit) = state.limiter.try_acquire() else {
         return (StatusCode::SERVICE_UNAVAILABLE, state.limiter.refusal()).into_response();
     };
-    let body = state.metrics.render();
-    let vary = (header::VARY, "Accept-Encoding");
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let (body, format) = if openmetrics::preferred(accept) {
+        (
+            state.metrics.render_openmetrics(),
+            openmetrics::CONTENT_TYPE,
+        )
+    } else {
+        (state.metrics.render(), TEXT_FORMAT)
+    };
+    let vary = (header::VARY, "Accept, Accept-Encoding");
     if accepts_gzip(&headers) {
         let body = Guarded::wrap(gzip(body.as_bytes()).into(), permit);
         let encoding = (header::CONTENT_ENCODING, "gzip");
-        return ([(header::CONTENT_TYPE, TEXT_FORMAT), encoding, vary], body).into_response();
+        return ([(header::CONTENT_TYPE, format), encoding, vary], body).into_response();
     }
     // The permit is held until the body is sent: a client reading slowly still counts.
     let body = Guarded::wrap(body.into(), permit);
-    ([(header::CONTENT_TYPE, TEXT_FORMAT), vary], body).into_response()
+    ([(header::CONTENT_TYPE, format), vary], body).into_response()
 }
 
 /// Whether `Accept-Encoding` takes gzip (`gzip` or `*`, with a weight above 0).
@@ -307,7 +318,7 @@ mod tests {
             let encoding = response.headers().get(header::CONTENT_ENCODING).cloned();
             assert_eq!(
                 response.headers().get(header::VARY).unwrap(),
-                "Accept-Encoding"
+                "Accept, Accept-Encoding"
             );
             let body = axum::body::to_bytes(response.into_body(), usize::MAX)
                 .await
@@ -334,5 +345,32 @@ mod tests {
             };
             assert_eq!(stable(&text), stable(&plain), "{accept}");
         }
+    }
+
+    #[tokio::test]
+    async fn scrapers_that_prefer_openmetrics_get_it() {
+        let mut router = router_with(ScrapeLimiter::new(2));
+        // What Prometheus 2.x sends by default.
+        let accept = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+        let request = Request::get("/metrics")
+            .header(header::ACCEPT, accept)
+            .body(Body::empty())
+            .unwrap();
+        let response = router.call(request).await.unwrap();
+        assert_eq!(
+            response.headers().get(header::CONTENT_TYPE).unwrap(),
+            openmetrics::CONTENT_TYPE
+        );
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let text = String::from_utf8(body.to_vec()).unwrap();
+        assert!(text.ends_with("# EOF\n"), "{text}");
+        assert!(text.contains("# TYPE marathon_exporter_events counter\n"));
+        assert!(text.contains("\nmarathon_exporter_events_created{type=\"unknown\"} "));
+        // The text format for those who ask for it, or ask for nothing.
+        let (_, plain) = get(&mut router, "/metrics").await;
+        assert!(plain.contains("# TYPE marathon_exporter_events_total counter\n"));
+        assert!(!plain.contains("# EOF") && !plain.contains("_created{"));
     }
 }

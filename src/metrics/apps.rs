@@ -76,6 +76,8 @@ impl<const N: usize> Histogram<N> {
 /// replacement and expunge reasons was never used, so it is not shown (as if created on first use).
 pub struct AppCounters {
     label: Box<str>,
+    /// When the counters started at zero (Unix seconds): their OpenMetrics `_created`.
+    created: f64,
     /// The label escaped for the exposition, written into every line.
     escaped: Box<str>,
     transitions: [AtomicU64; FROM_COUNT * State::COUNT],
@@ -100,6 +102,7 @@ impl AppCounters {
     pub fn new(label: &str) -> Self {
         AppCounters {
             label: label.into(),
+            created: super::unix_seconds(),
             escaped: text::escape(label).into(),
             transitions: zeros(),
             status_updates: zeros(),
@@ -164,6 +167,16 @@ impl AppFamilies {
         if let Some(s) = slots.get_mut(slot) {
             *s = None;
         }
+    }
+
+    /// When each live app's counters started, by escaped label (for OpenMetrics' `_created`).
+    pub fn created(&self) -> std::collections::HashMap<String, f64> {
+        let slots = self.slots.read().unwrap_or_else(|e| e.into_inner());
+        slots
+            .iter()
+            .flatten()
+            .map(|a| (a.escaped.to_string(), a.created))
+            .collect()
     }
 
     /// The live slots, sorted by label (the order of the exposition).

@@ -6,6 +6,7 @@
 mod apps;
 pub mod families;
 mod gauges;
+pub mod openmetrics;
 mod sink;
 mod text;
 
@@ -125,6 +126,8 @@ pub struct Metrics {
     apps: Arc<AppFamilies>,
     gauges: ScrapeGauges,
     pub exporter: SelfMetrics,
+    /// When these metrics started (Unix seconds): the `_created` of the exporter's own counters.
+    started: f64,
     /// Size of the last exposition, to allocate the next one at once.
     last_len: Arc<AtomicUsize>,
     lock: ApplyLock,
@@ -264,6 +267,7 @@ impl Metrics {
         Metrics {
             registry,
             process: process_registry(),
+            started: unix_seconds(),
             apps: Arc::default(),
             gauges,
             exporter,
@@ -284,6 +288,12 @@ impl Metrics {
             self.exporter.clone(),
             self.lock.clone(),
         )
+    }
+
+    /// The exposition in OpenMetrics 1.0 (see [`openmetrics`]).
+    pub fn render_openmetrics(&self) -> String {
+        let text = self.render();
+        openmetrics::convert(&text, &self.apps.created(), self.started)
     }
 
     /// Tracked tasks and known apps now (for the status page).
@@ -312,6 +322,13 @@ impl Metrics {
         self.last_len.store(out.len(), Ordering::Relaxed);
         out
     }
+}
+
+/// Now, in seconds since the Unix epoch (local wall clock).
+fn unix_seconds() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
 }
 
 /// The process's own metrics, from the `prometheus` crate's collector (Linux: /proc/self).
