@@ -475,6 +475,17 @@ async fn dashboards_and_rules_work_against_a_real_prometheus_with_two_replicas()
     }
     assert_eq!(evaluated, rules().len(), "every rule is loaded");
 
+    // Prometheus asked for OpenMetrics and parsed it: it keeps the `_created` samples as series.
+    assert!(
+        prometheus
+            .value(&format!(
+                "count(marathon_exporter_events_created{{job=\"{JOB}\"}})"
+            ))
+            .await
+            > 0.0,
+        "scraped in OpenMetrics"
+    );
+
     // Two replicas, counted once: what Prometheus answers is what one exporter says.
     let one = parse(&scrape(&replica_a).await);
     let running: f64 = one

@@ -21,7 +21,7 @@ pub const FROM_COUNT: usize = 1 + ActiveState::ALL.len();
 
 pub const TRANSITIONS: &str = "marathon_task_transitions_total";
 const TRANSITIONS_HELP: &str =
-    "Task state changes, by app and the states left and entered (from=\"none\": first seen).";
+    "Task state changes, by app and the states left and entered (from='none': first seen).";
 pub const STATUS_UPDATES: &str = "marathon_task_status_updates_total";
 const STATUS_UPDATES_HELP: &str =
     "Status update events received, by app and raw Mesos state (repeats included).";

@@ -115,7 +115,7 @@ pub const FAMILIES: &[Family] = &[
     Family {
         name: "marathon_exporter_apps_over_limit",
         kind: Kind::Gauge,
-        help: "Known apps beyond --app.limit, counted under app=\"__other__\".",
+        help: "Known apps beyond --app.limit, counted under app='__other__'.",
         labels: &[],
         mechanism: Mechanism::ScrapeTime,
     },
@@ -136,7 +136,7 @@ pub const FAMILIES: &[Family] = &[
     Family {
         name: "marathon_exporter_events_total",
         kind: Kind::Counter,
-        help: "Events decoded, by Marathon eventType (\"unknown\" for anything else).",
+        help: "Events decoded, by Marathon eventType ('unknown' for anything else).",
         labels: &["type"],
         mechanism: Mechanism::Registry,
     },
@@ -241,7 +241,7 @@ pub const FAMILIES: &[Family] = &[
     Family {
         name: "marathon_task_transitions_total",
         kind: Kind::Counter,
-        help: "Task state changes, by app and the states left and entered (from=\"none\": first seen).",
+        help: "Task state changes, by app and the states left and entered (from='none': first seen).",
         labels: &["app", "from", "to"],
         mechanism: Mechanism::AppCounters,
     },

@@ -34,7 +34,7 @@ const STRATEGY_HELP: &str =
 const TRACKED: &str = "marathon_exporter_tracked_tasks";
 const TRACKED_HELP: &str = "Tasks in the exporter's map.";
 const OVER_LIMIT: &str = "marathon_exporter_apps_over_limit";
-const OVER_LIMIT_HELP: &str = "Known apps beyond --app.limit, counted under app=\"__other__\".";
+const OVER_LIMIT_HELP: &str = "Known apps beyond --app.limit, counted under app='__other__'.";
 
 /// Reads the store and the clock at every collect.
 #[derive(Clone)]

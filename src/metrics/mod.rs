@@ -184,7 +184,7 @@ impl Metrics {
         let events = counter_vec(
             r,
             "marathon_exporter_events_total",
-            "Events decoded, by Marathon eventType (\"unknown\" for anything else).",
+            "Events decoded, by Marathon eventType ('unknown' for anything else).",
             &["type"],
         );
         // The subscribed types start at 0, so the first event of each shows in increase().
