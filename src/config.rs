@@ -465,6 +465,9 @@ impl Cli {
                 from_env.insert(long.to_owned(), name);
             }
         }
+        if let Some(refusal) = unused_flag(&cmd, &given) {
+            return Err(cmd.error(ErrorKind::ArgumentConflict, refusal));
+        }
         argv.splice(1..1, injected);
         let matches = cmd
             .try_get_matches_from_mut(argv)
@@ -489,6 +492,34 @@ impl Cli {
         }
         Ok(Cli { config, command })
     }
+}
+
+/// The flag groups (`--help` headings) each subcommand uses; the bare command uses them all.
+/// `replay` also reads `--stream.max-event-bytes` (the events it replays are bounded the same).
+const SUBCOMMAND_FLAGS: [(&str, &[&str]); 3] = [
+    ("demo", &["Web", "Stream", "Rules", "Logging"]),
+    ("record", &["Marathon", "Stream", "Logging"]),
+    ("replay", &["Rules", "Logging"]),
+];
+
+/// A flag given on the command line that the chosen subcommand does not use, as a refusal.
+/// (Environment variables are not refused: one environment serves every subcommand.)
+fn unused_flag(cmd: &clap::Command, given: &clap::ArgMatches) -> Option<String> {
+    let (name, _) = given.subcommand()?;
+    let (_, groups) = SUBCOMMAND_FLAGS.iter().find(|(n, _)| *n == name)?;
+    cmd.get_arguments()
+        .filter(|arg| given.value_source(arg.get_id().as_str()) == Some(ValueSource::CommandLine))
+        .find(|arg| {
+            let heading = arg.get_help_heading().unwrap_or("");
+            let long = arg.get_long().unwrap_or("");
+            !groups.contains(&heading) && !(name == "replay" && long == "stream.max-event-bytes")
+        })
+        .map(|arg| {
+            format!(
+                "{name} does not use --{}; see `marathon-task-exporter {name} --help`",
+                arg.get_long().unwrap_or_default()
+            )
+        })
 }
 
 impl Config {
@@ -1416,6 +1447,73 @@ mod tests {
             panic!("demo expected");
         };
         assert_eq!((demo.seed, demo.speed, demo.record), (None, 10.0, None));
+    }
+
+    #[test]
+    fn subcommands_refuse_the_flags_they_do_not_use() {
+        for (args, flag) in [
+            (
+                &["replay", "f.jsonl", "--marathon.url", "http://m:8080"][..],
+                "--marathon.url",
+            ),
+            (
+                &["--web.listen-address=127.0.0.1:1", "replay", "f.jsonl"][..],
+                "--web.listen-address",
+            ),
+            (
+                &["demo", "--marathon.token-file", "/t"][..],
+                "--marathon.token-file",
+            ),
+            (
+                &["record", "--output", "r.jsonl", "--app.limit", "5"][..],
+                "--app.limit",
+            ),
+        ] {
+            let error = parse_cli(args, &[])
+                .err()
+                .unwrap_or_else(|| panic!("{args:?}"));
+            assert_eq!(error.exit_code(), 2, "{args:?}");
+            assert!(
+                error.to_string().contains(&format!("does not use {flag}")),
+                "{error}"
+            );
+        }
+        let ok: [&[&str]; 4] = [
+            &[
+                "replay",
+                "f.jsonl",
+                "--stream.max-event-bytes",
+                "1MiB",
+                "--log.level",
+                "debug",
+            ],
+            &[
+                "demo",
+                "--web.listen-address",
+                "127.0.0.1:1",
+                "--app.limit",
+                "5",
+            ],
+            &[
+                "record",
+                "--output",
+                "r.jsonl",
+                "--marathon.url",
+                "http://m:8080",
+            ],
+            &[
+                "--marathon.url",
+                "http://m:8080",
+                "--web.listen-address",
+                "127.0.0.1:1",
+            ],
+        ];
+        for args in ok {
+            assert!(parse_cli(args, &[]).is_ok(), "{args:?}");
+        }
+        // One environment serves every subcommand: its variables are not refused.
+        let env = [("MARATHON_URL", "http://m:8080")];
+        assert!(parse_cli(&["replay", "f.jsonl"], &env).is_ok());
     }
 
     #[test]
