@@ -512,7 +512,9 @@ fn unused_flag(cmd: &clap::Command, given: &clap::ArgMatches) -> Option<String> 
         .find(|arg| {
             let heading = arg.get_help_heading().unwrap_or("");
             let long = arg.get_long().unwrap_or("");
-            !groups.contains(&heading) && !(name == "replay" && long == "stream.max-event-bytes")
+            let used =
+                groups.contains(&heading) || (name == "replay" && long == "stream.max-event-bytes");
+            !used
         })
         .map(|arg| {
             format!(
