@@ -36,9 +36,17 @@ pub fn preferred(accept: &str) -> bool {
 /// the `_created` time (Unix seconds) of an app's series by its escaped `app` label; every other
 /// series was created at `started`.
 pub fn convert(text: &str, app_created: &HashMap<String, f64>, started: f64) -> String {
-    let mut out = String::with_capacity(text.len() + text.len() / 3);
+    // Each `_created` value is written once per app, not once per series.
+    let created: HashMap<&str, String> = app_created
+        .iter()
+        .map(|(app, at)| (app.as_str(), format!(" {at:.3}\n")))
+        .collect();
+    let started = format!(" {started:.3}\n");
+    let mut out = String::with_capacity(text.len() * 2 + 64);
     let mut help: Option<&str> = None;
     let (mut family, mut kind) = (String::new(), "");
+    // Series of one app come together: the last app's value, found once.
+    let mut last: (&str, &str) = ("", &started);
     for line in text.lines() {
         if let Some(rest) = line.strip_prefix("# HELP ") {
             help = rest.split_once(' ').map(|(_, h)| h);
@@ -61,23 +69,32 @@ pub fn convert(text: &str, app_created: &HashMap<String, f64>, started: f64) -> 
         } else if !line.is_empty() && !line.starts_with('#') {
             out.push_str(line);
             out.push('\n');
-            let series = line.rsplit_once(' ').map_or(line, |(s, _)| s);
-            let created = match kind {
+            let series = memchr::memrchr(b' ', line.as_bytes()).map_or(line, |at| &line[..at]);
+            let with_created = match kind {
                 "counter" => true,
-                "histogram" => series.split('{').next() == Some(&format!("{family}_count")),
+                "histogram" => series
+                    .strip_prefix(family.as_str())
+                    .is_some_and(|rest| rest.starts_with("_count")),
                 _ => false,
             };
-            if created {
-                let labels = series.split_once('{').map_or("", |(_, l)| l);
-                let at = app_of(labels)
-                    .and_then(|app| app_created.get(app))
-                    .copied()
-                    .unwrap_or(started);
-                if labels.is_empty() {
-                    let _ = writeln!(out, "{family}_created {at:.3}");
-                } else {
-                    let _ = writeln!(out, "{family}_created{{{labels} {at:.3}");
+            if with_created {
+                let labels = memchr::memchr(b'{', series.as_bytes()).map(|at| &series[at + 1..]);
+                let at = match labels.and_then(app_of) {
+                    Some(app) if app == last.0 => last.1,
+                    Some(app) => {
+                        let at = created.get(app).map_or(started.as_str(), String::as_str);
+                        last = (app, at);
+                        at
+                    }
+                    None => started.as_str(),
+                };
+                out.push_str(&family);
+                out.push_str("_created");
+                if let Some(labels) = labels {
+                    out.push('{');
+                    out.push_str(labels);
                 }
+                out.push_str(at);
             }
         }
     }
@@ -93,12 +110,17 @@ fn app_of(labels: &str) -> Option<&str> {
         labels.find(",app=\"")? + 6
     };
     let rest = &labels[start..];
-    let mut escaped = false;
-    for (i, c) in rest.char_indices() {
-        match c {
-            '\\' if !escaped => escaped = true,
-            '"' if !escaped => return Some(&rest[..i]),
-            _ => escaped = false,
+    let bytes = rest.as_bytes();
+    let mut from = 0;
+    // The first quote not escaped by a backslash (a backslash is always escaped itself).
+    while let Some(at) = memchr::memchr2(b'"', b'\\', &bytes[from..]) {
+        let at = from + at;
+        if bytes[at] == b'"' {
+            return Some(&rest[..at]);
+        }
+        from = at + 2;
+        if from > bytes.len() {
+            return None;
         }
     }
     None
