@@ -99,44 +99,37 @@ pub(super) fn date_header(shared: &Shared) -> Option<HeaderValue> {
     HeaderValue::from_str(&httpdate::fmt_http_date(time)).ok()
 }
 
-// A snapshot answer reads its body and the leader it names under one lock: a Marathon's answer
-// always names the leader whose state it holds, even while the caller switches both.
+/// Once snapshots are released, what `read` takes of the state and the leader the answer names,
+/// under one lock: a Marathon's answer always names the leader whose state it holds, even while
+/// the caller switches both.
+async fn read_named<T>(
+    shared: &Shared,
+    read: impl FnOnce(&super::Inner) -> T,
+) -> (T, Option<String>) {
+    shared.released().await;
+    let state = shared.lock();
+    (read(&state), state.leader_header.clone())
+}
 
 pub(super) async fn tasks(State(shared): State<Arc<Shared>>) -> Response {
-    shared.released().await;
-    let (tasks, leader) = {
-        let state = shared.lock();
-        (state.tasks.clone(), state.leader_header.clone())
-    };
+    let (tasks, leader) = read_named(&shared, |s| s.tasks.clone()).await;
     named_json(leader, &json!({ "tasks": tasks }))
 }
 
 pub(super) async fn apps(State(shared): State<Arc<Shared>>) -> Response {
-    shared.released().await;
-    let (apps, leader) = {
-        let state = shared.lock();
-        (state.apps.clone(), state.leader_header.clone())
-    };
+    let (apps, leader) = read_named(&shared, |s| s.apps.clone()).await;
     named_json(leader, &json!({ "apps": apps }))
 }
 
 /// `/v2/pods/::status`: the pods set, or 404 (with the leader header, as a leader's 404 has).
 pub(super) async fn pods(shared: Arc<Shared>) -> Response {
-    shared.released().await;
-    let (pods, leader) = {
-        let state = shared.lock();
-        (state.pods.clone(), state.leader_header.clone())
-    };
+    let (pods, leader) = read_named(&shared, |s| s.pods.clone()).await;
     array_or_404(leader, pods)
 }
 
 /// `/v2/deployments`: the deployments set, or 404.
 pub(super) async fn deployments(State(shared): State<Arc<Shared>>) -> Response {
-    shared.released().await;
-    let (deployments, leader) = {
-        let state = shared.lock();
-        (state.deployments.clone(), state.leader_header.clone())
-    };
+    let (deployments, leader) = read_named(&shared, |s| s.deployments.clone()).await;
     array_or_404(leader, deployments)
 }
 

@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use marathon_task_exporter::demo::{ActiveTasks, Truth};
+use marathon_task_exporter::state::ExpungeReason;
 
 /// Samples of an exposition: `name{labels sorted}` → value.
 pub type Samples = BTreeMap<String, f64>;
@@ -168,22 +169,10 @@ pub fn counters_against_truth(live: &Samples, truth: &Truth) -> Vec<String> {
 
 /// The reasons are a small fixed set; look them up by their text.
 fn leak(reason: &str) -> &'static str {
-    const REASONS: [&str; 10] = [
-        "error",
-        "failed",
-        "dropped",
-        "gone",
-        "gone_by_operator",
-        "unknown",
-        "finished",
-        "killed",
-        "unreachable_timeout",
-        "unobserved",
-    ];
-    REASONS
+    ExpungeReason::ALL
         .iter()
-        .find(|r| **r == reason)
-        .copied()
+        .map(|r| r.label())
+        .find(|r| *r == reason)
         .unwrap_or("?")
 }
 
