@@ -242,6 +242,11 @@ pub struct Config {
     #[arg(long = "marathon.token-file", value_name = "PATH")]
     #[arg(help_heading = "Marathon")]
     pub token_file: Option<PathBuf>,
+    /// DC/OS service-account credentials (JSON: uid, private_key, login_endpoint); the exporter
+    /// logs in itself and renews the token
+    #[arg(long = "marathon.dcos-credentials-file", value_name = "PATH")]
+    #[arg(help_heading = "Marathon")]
+    pub dcos_credentials_file: Option<PathBuf>,
     /// CA bundle for Marathon's TLS certificate [default: system roots]
     #[arg(long = "marathon.ca-file", value_name = "PATH")]
     #[arg(help_heading = "Marathon")]
@@ -382,6 +387,7 @@ impl fmt::Debug for Config {
             .field("username", &self.username)
             .field("password", &self.password)
             .field("token_file", &self.token_file)
+            .field("dcos_credentials_file", &self.dcos_credentials_file)
             .field("ca_file", &self.ca_file)
             .field("client_cert_file", &self.client_cert_file)
             .field("client_key_file", &self.client_key_file)
@@ -558,6 +564,22 @@ impl Config {
                 "a password (--{PASSWORD_FILE} or {PASSWORD_ENV}) needs --marathon.username"
             );
             return Err((ErrorKind::MissingRequiredArgument, PASSWORD_FILE, message));
+        }
+        if self.dcos_credentials_file.is_some() {
+            const DCOS: &str = "marathon.dcos-credentials-file";
+            let other = if self.token_file.is_some() {
+                Some("--marathon.token-file")
+            } else if self.username.is_some() {
+                Some("--marathon.username")
+            } else {
+                None
+            };
+            if let Some(other) = other {
+                let message = format!(
+                    "--{DCOS} and {other} cannot be combined: the service account logs in itself"
+                );
+                return Err((ErrorKind::ArgumentConflict, DCOS, message));
+            }
         }
         if self.default_inactive_after > self.default_expunge_after {
             let flag = "unreachable.default-inactive-after";
@@ -904,6 +926,7 @@ mod tests {
             "MARATHON_USERNAME",
             "MARATHON_PASSWORD_FILE",
             "MARATHON_TOKEN_FILE",
+            "MARATHON_DCOS_CREDENTIALS_FILE",
             "MARATHON_CA_FILE",
             "MARATHON_CLIENT_CERT_FILE",
             "MARATHON_CLIENT_KEY_FILE",

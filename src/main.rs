@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use marathon_task_exporter::client::ClientError;
 use marathon_task_exporter::config::{Cli, Command, Config, LogFormat};
 use marathon_task_exporter::web::WebConfig;
 use marathon_task_exporter::{StartError, demo, record, replay};
@@ -34,8 +35,16 @@ fn main() -> anyhow::Result<()> {
     };
     if let Err(error) = result {
         // The file may have changed since it was checked above.
-        if let Some(StartError::WebConfig { path, source }) = error.downcast_ref::<StartError>() {
-            exit_web_config(path, source);
+        match error.downcast_ref::<StartError>() {
+            Some(StartError::WebConfig { path, source }) => exit_web_config(path, source),
+            // A file named by a flag that cannot serve is a bad flag value too.
+            Some(StartError::Client(
+                e @ (ClientError::Credentials { .. } | ClientError::File { .. }),
+            )) => {
+                eprintln!("error: {e}");
+                std::process::exit(2);
+            }
+            _ => {}
         }
         eprintln!("error: {}", describe(&error));
         std::process::exit(1);

@@ -39,6 +39,33 @@ fn bad_flag_values_exit_2_naming_the_flag() {
         (&["--web.telemetry-path", "metrics"], "--web.telemetry-path"),
         (&["--no-such-flag"], "--no-such-flag"),
         (&["--web.config.file", "/etc/web.yml"], "--web.config.file"),
+        (
+            &[
+                "--marathon.token-file",
+                "/run/token",
+                "--marathon.dcos-credentials-file",
+                "/run/credentials.json",
+            ],
+            "--marathon.dcos-credentials-file and --marathon.token-file cannot be combined",
+        ),
+        (
+            &[
+                "--marathon.username",
+                "u",
+                "--marathon.dcos-credentials-file",
+                "/run/credentials.json",
+            ],
+            "--marathon.dcos-credentials-file and --marathon.username cannot be combined",
+        ),
+        (
+            &[
+                "--web.listen-address",
+                "127.0.0.1:0",
+                "--marathon.dcos-credentials-file",
+                "/nonexistent/credentials.json",
+            ],
+            "--marathon.dcos-credentials-file) /nonexistent/credentials.json",
+        ),
     ];
     for (args, flag) in cases {
         let (code, text) = run(args);

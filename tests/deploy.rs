@@ -41,6 +41,48 @@ fn the_marathon_app_definition_runs_the_exporter_with_its_checks() {
 }
 
 #[test]
+fn the_strict_mode_definition_mounts_the_service_account_secret_it_names() {
+    let app: Value =
+        serde_json::from_str(&read("deploy/marathon-app-dcos-strict.json")).expect("JSON");
+    // File-based secrets need the Universal Container Runtime.
+    assert_eq!(app["container"]["type"], "MESOS");
+    let volume = &app["container"]["volumes"][0];
+    let secret = volume["secret"].as_str().expect("a secret volume");
+    assert!(
+        app["secrets"][secret]["source"].is_string(),
+        "{secret} is declared"
+    );
+    let mounted = format!(
+        "/mnt/mesos/sandbox/{}",
+        volume["containerPath"].as_str().unwrap()
+    );
+    assert_eq!(
+        app["env"]["MARATHON_DCOS_CREDENTIALS_FILE"],
+        mounted.as_str()
+    );
+    assert!(
+        app["env"]["MARATHON_TOKEN_FILE"].is_null(),
+        "the two are refused together"
+    );
+    assert!(
+        app["env"]["MARATHON_URL"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://")
+    );
+    // The rest as in the plain definition.
+    let plain: Value = serde_json::from_str(&read("deploy/marathon-app.json")).expect("JSON");
+    for key in [
+        "healthChecks",
+        "readinessChecks",
+        "unreachableStrategy",
+        "constraints",
+    ] {
+        assert_eq!(app[key], plain[key], "{key}");
+    }
+}
+
+#[test]
 fn the_dockerfile_exposes_the_port_and_runs_the_binary_as_non_root() {
     let dockerfile = read("Dockerfile");
     assert!(dockerfile.contains("cargo build --release --locked"));

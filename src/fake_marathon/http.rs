@@ -20,7 +20,8 @@ use tokio::sync::mpsc;
 
 use super::snapshots::{self, PODS_STATUS_PATH, add_leader, json_response};
 use super::{
-    Mode, REQUEST_LOG_LIMIT, STREAM_CAPACITY, SeenRequest, Shared, Subscriber, event_frame, payload,
+    Mode, REQUEST_LOG_LIMIT, STREAM_CAPACITY, SeenRequest, Shared, Subscriber, event_frame, login,
+    payload,
 };
 
 const EVENTS_PATH: &str = "/v2/events";
@@ -59,7 +60,7 @@ impl Shared {
         })
     }
 
-    fn record(&self, req: &Request) -> Option<String> {
+    fn record(&self, req: &Request) {
         let headers = req.headers();
         let seen = SeenRequest {
             path: req.uri().path().to_owned(),
@@ -78,25 +79,32 @@ impl Shared {
             inner.log.pop_front();
         }
         inner.log.push_back(seen);
-        inner.token.clone()
     }
 
     /// `None` when the request passes every configured check (any one configured method suffices).
-    fn reject(&self, headers: &HeaderMap, token: Option<&str>) -> Option<Response> {
-        if self.basic_auth.is_none() && token.is_none() {
+    fn reject(&self, headers: &HeaderMap) -> Option<Response> {
+        let mut inner = self.lock();
+        let token = inner.token.as_deref();
+        if self.basic_auth.is_none() && token.is_none() && self.login.is_none() {
             return None;
         }
+        let now = std::time::SystemTime::now();
         let passes = headers.get_all(header::AUTHORIZATION).iter().any(|value| {
             let value = value.as_bytes();
             let basic_ok = self
                 .basic_auth
                 .as_ref()
                 .is_some_and(|(u, p)| basic_matches(value, u, p));
-            basic_ok || token.is_some_and(|t| value.strip_prefix(b"token=") == Some(t.as_bytes()))
+            let presented = value
+                .strip_prefix(b"token=")
+                .and_then(|t| std::str::from_utf8(t).ok());
+            basic_ok || presented.is_some_and(|t| token == Some(t) || inner.iam.accepts(t, now))
         });
         if passes {
             return None;
         }
+        inner.unauthorized += 1;
+        drop(inner);
         let challenge = if self.basic_auth.is_some() {
             BASIC_CHALLENGE
         } else {
@@ -166,6 +174,7 @@ pub(super) fn router(shared: Arc<Shared>) -> Router {
         .route("/v2/leader", get(leader))
         .route("/v2/info", get(info))
         .route("/ping", get(ping))
+        .route(login::LOGIN_PATH, axum::routing::post(login::login))
         .fallback(fallback)
         .layer(middleware::from_fn_with_state(Arc::clone(&shared), gate))
         .with_state(shared)
@@ -174,8 +183,15 @@ pub(super) fn router(shared: Arc<Shared>) -> Router {
 /// Records every request, then applies authentication (Jetty's security handler runs first);
 /// every answer gets a `Date` on this Marathon's clock.
 async fn gate(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
-    let token = shared.record(&req);
-    let mut response = match shared.reject(req.headers(), token.as_deref()) {
+    shared.record(&req);
+    // The login endpoint is open to anyone (it checks its own credentials).
+    let open = req.uri().path() == login::LOGIN_PATH;
+    let rejection = if open {
+        None
+    } else {
+        shared.reject(req.headers())
+    };
+    let mut response = match rejection {
         Some(rejection) => rejection,
         None => next.run(req).await,
     };

@@ -24,6 +24,7 @@
 //! was already queued, then EOF.
 
 mod http;
+mod login;
 pub mod payload;
 mod snapshots;
 #[cfg(test)]
@@ -32,6 +33,7 @@ mod tests;
 mod tests_snapshots;
 mod tls;
 
+pub use login::{FakeLogin, Issued, LOGIN_PATH};
 pub use tls::FakeTls;
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
@@ -65,6 +67,9 @@ pub struct FakeOptions {
     pub leader_header: Option<String>,
     /// Serve HTTPS instead of HTTP; [`FakeMarathon::url`] is then `https://127.0.0.1:<port>`.
     pub tls: Option<FakeTls>,
+    /// Serve the DC/OS login endpoint ([`LOGIN_PATH`]) for this service account, and accept the
+    /// tokens it issues on every other route (which then require one).
+    pub login: Option<FakeLogin>,
 }
 
 /// How `/v2/events` requests are answered.
@@ -103,6 +108,7 @@ struct Shared {
     url: String,
     leader_url: String,
     basic_auth: Option<(String, String)>,
+    login: Option<FakeLogin>,
     state: Mutex<Inner>,
     /// Whether snapshot requests wait ([`FakeMarathon::hold_snapshots`]).
     held: watch::Sender<bool>,
@@ -113,6 +119,9 @@ struct Inner {
     /// `None` until set: [`Mode::Leader`].
     mode: Option<Mode>,
     token: Option<String>,
+    iam: login::Iam,
+    /// Requests answered 401.
+    unauthorized: usize,
     tasks: Vec<Value>,
     apps: Vec<Value>,
     /// `None`: `/v2/pods/::status` answers 404.
@@ -163,6 +172,7 @@ impl FakeMarathon {
             addr,
             url,
             basic_auth: options.basic_auth,
+            login: options.login,
             state: Mutex::new(Inner {
                 token: options.token,
                 leader_header: Some(leader_url.clone()),
@@ -239,6 +249,27 @@ impl FakeMarathon {
     /// Changes (or with `None` removes) the DC/OS token required from now on.
     pub fn set_token(&self, token: Option<String>) {
         self.shared.lock().token = token;
+    }
+
+    /// The logins the DC/OS login endpoint accepted, in order.
+    pub fn logins(&self) -> Vec<Issued> {
+        self.shared.lock().iam.issued.clone()
+    }
+
+    /// Login attempts the DC/OS login endpoint refused.
+    pub fn refused_logins(&self) -> usize {
+        self.shared.lock().iam.refused
+    }
+
+    /// Revokes every token issued so far: requests carrying one are answered 401 from now on.
+    pub fn revoke_tokens(&self) {
+        let mut inner = self.shared.lock();
+        inner.iam.revoked_before = inner.iam.issued.len();
+    }
+
+    /// Requests answered 401 so far.
+    pub fn unauthorized_answers(&self) -> usize {
+        self.shared.lock().unauthorized
     }
 
     /// Sets the array served inside `{"tasks": ...}`.

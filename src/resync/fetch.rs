@@ -134,7 +134,8 @@ async fn fetch(
     let url = endpoint(&connection.base, path);
     let shown = shown(&url);
     let mut response = client
-        .get(&url, connection.with_auth)?
+        .get(&url, connection.with_auth)
+        .await?
         .header(ACCEPT, "application/json")
         .timeout(SNAPSHOT_TIMEOUT)
         .send()
@@ -148,6 +149,9 @@ async fn fetch(
         status: status.as_u16(),
         url: shown.clone(),
     };
+    if status == StatusCode::UNAUTHORIZED && connection.with_auth {
+        client.unauthorized().await;
+    }
     // A leader's 404 names the leader like any other answer of it.
     if !status.is_success() && status != StatusCode::NOT_FOUND {
         return Err(error);

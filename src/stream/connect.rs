@@ -8,7 +8,7 @@ use reqwest::header::{ACCEPT, CONTENT_TYPE, DATE, HeaderMap, LOCATION};
 use tokio::time::{Instant, timeout};
 use url::Url;
 
-use crate::client::{MarathonClient, endpoint, origin};
+use crate::client::{MarathonClient, describe_transport, endpoint, origin};
 use crate::connection::LEADER_HEADER;
 use crate::marathon::events::SUBSCRIBED;
 use crate::marathon::time::parse_http_date;
@@ -80,7 +80,8 @@ pub async fn open(
     let mut with_auth = true;
     for _ in 0..=MAX_REDIRECTS {
         let request = client
-            .get(&url, with_auth)?
+            .get(&url, with_auth)
+            .await?
             .header(ACCEPT, "text/event-stream");
         // A server that accepts and then stays silent is as dead as a silent stream.
         let response = timeout(answer_within, request.send())
@@ -91,7 +92,7 @@ pub async fn open(
             })?
             .map_err(|e| ConnectError::Transport {
                 origin: origin(&url),
-                reason: describe(&e),
+                reason: describe_transport(&e),
             })?;
         let received = Instant::now();
         let date = date_of(response.headers());
@@ -114,6 +115,9 @@ pub async fn open(
             continue;
         }
         if !status.is_success() {
+            if status == reqwest::StatusCode::UNAUTHORIZED && with_auth {
+                client.unauthorized().await;
+            }
             return Err(ConnectError::Status {
                 status: status.as_u16(),
                 origin: origin(&url),
@@ -159,29 +163,6 @@ pub fn date_of(headers: &HeaderMap) -> Option<Millis> {
         .get(DATE)
         .and_then(|v| v.to_str().ok())
         .and_then(parse_http_date)
-}
-
-/// A transport error without its URL (which could carry userinfo from a hostile redirect).
-pub fn describe(error: &reqwest::Error) -> String {
-    use std::error::Error as _;
-    let mut text = String::new();
-    let mut source: Option<&dyn std::error::Error> = error.source();
-    let kind = if error.is_timeout() {
-        "timed out"
-    } else if error.is_connect() {
-        "connection failed"
-    } else if error.is_body() || error.is_decode() {
-        "reading the body failed"
-    } else {
-        "request failed"
-    };
-    text.push_str(kind);
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 fn strip_userinfo(mut url: Url) -> Url {

@@ -17,8 +17,9 @@ use tokio::time::{Instant, sleep, timeout};
 use tokio_util::sync::CancellationToken;
 
 pub use self::channel::{Chunk, STREAM_CHANNEL_BYTES, StreamSender, channel};
-use self::connect::{Opened, describe};
+use self::connect::Opened;
 use crate::client::MarathonClient;
+use crate::client::describe_transport as describe;
 use crate::clock::SharedClock;
 use crate::connection::{Connection, Publisher, base_of};
 use crate::health::Readiness;

@@ -1,6 +1,9 @@
 //! How the exporter talks to Marathon over HTTP: one reqwest client with the configured TLS, the
-//! configured Marathon URLs, and credentials (basic auth, or a DC/OS token file re-read at every
-//! connect) that are only ever sent to those hosts and the leader they name.
+//! configured Marathon URLs, and credentials (basic auth, a DC/OS token file re-read at every
+//! connect, or a DC/OS service-account login: [`dcos`]) that are only ever sent to those hosts and
+//! the leader they name.
+
+pub mod dcos;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -35,6 +38,10 @@ pub enum ClientError {
     Build(String),
     #[error("the token in {0} is not a valid header value")]
     BadToken(PathBuf),
+    #[error("--marathon.dcos-credentials-file {}: {reason}", path.display())]
+    Credentials { path: PathBuf, reason: String },
+    #[error("{0}")]
+    Login(String),
 }
 
 enum Auth {
@@ -44,6 +51,7 @@ enum Auth {
         password: Option<Secret>,
     },
     Token(PathBuf),
+    Dcos(dcos::DcosLogin),
 }
 
 /// The configured Marathon instances and how to reach them.
@@ -93,13 +101,18 @@ impl MarathonClient {
         let http = builder
             .build()
             .map_err(|e| ClientError::Build(e.without_url().to_string()))?;
-        let auth = match (&config.username, &config.token_file) {
-            (Some(user), _) => Auth::Basic {
+        let auth = match (
+            &config.username,
+            &config.token_file,
+            &config.dcos_credentials_file,
+        ) {
+            (Some(user), _, _) => Auth::Basic {
                 user: user.clone(),
                 password: config.password.clone(),
             },
-            (None, Some(path)) => Auth::Token(path.clone()),
-            (None, None) => Auth::None,
+            (None, Some(path), _) => Auth::Token(path.clone()),
+            (None, None, Some(path)) => Auth::Dcos(dcos::DcosLogin::new(path)?),
+            (None, None, None) => Auth::None,
         };
         Ok(MarathonClient {
             http,
@@ -116,8 +129,9 @@ impl MarathonClient {
         &self.http
     }
 
-    /// The `Authorization` header for the next request, the token file read afresh.
-    pub fn authorization(&self) -> Result<Option<HeaderValue>, ClientError> {
+    /// The `Authorization` header for the next request: the token file read afresh, or the
+    /// service account's token (logging in first when it has none or it is due for renewal).
+    pub async fn authorization(&self) -> Result<Option<HeaderValue>, ClientError> {
         match &self.auth {
             Auth::None => Ok(None),
             Auth::Basic { user, password } => {
@@ -140,13 +154,27 @@ impl MarathonClient {
                 value.set_sensitive(true);
                 Ok(Some(value))
             }
+            Auth::Dcos(login) => login.authorization(&self.http).await.map(Some),
+        }
+    }
+
+    /// Marathon answered 401 to a request with credentials: a service-account token is dropped so
+    /// that the next request logs in again. (A token file is re-read anyway; basic auth cannot
+    /// change.)
+    pub async fn unauthorized(&self) {
+        if let Auth::Dcos(login) = &self.auth {
+            login.rejected().await;
         }
     }
 
     /// A GET of `path` below `base`, with credentials when `with_auth`.
-    pub fn get(&self, url: &Url, with_auth: bool) -> Result<reqwest::RequestBuilder, ClientError> {
+    pub async fn get(
+        &self,
+        url: &Url,
+        with_auth: bool,
+    ) -> Result<reqwest::RequestBuilder, ClientError> {
         let mut request = self.http.get(url.clone());
-        if with_auth && let Some(value) = self.authorization()? {
+        if with_auth && let Some(value) = self.authorization().await? {
             request = request.header(AUTHORIZATION, value);
         }
         Ok(request)
@@ -185,6 +213,30 @@ pub fn origin(url: &Url) -> String {
         Some(port) => format!("{}://{host}:{port}", url.scheme()),
         None => format!("{}://{host}", url.scheme()),
     }
+}
+
+/// A transport error as one line: what failed, then each cause (never the URL, which may carry
+/// userinfo).
+pub fn describe_transport(error: &reqwest::Error) -> String {
+    use std::error::Error as _;
+    let mut text = String::new();
+    let mut source: Option<&dyn std::error::Error> = error.source();
+    let kind = if error.is_timeout() {
+        "timed out"
+    } else if error.is_connect() {
+        "connection failed"
+    } else if error.is_body() || error.is_decode() {
+        "reading the body failed"
+    } else {
+        "request failed"
+    };
+    text.push_str(kind);
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
 }
 
 fn read(path: &PathBuf, what: &'static str) -> Result<Vec<u8>, ClientError> {
