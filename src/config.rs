@@ -105,7 +105,11 @@ impl LogLevel {
 /// Log line format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
+    /// Human-readable lines (tracing's own format).
     Text,
+    /// `key=value` pairs (`ts`, `level`, `msg`, then the fields), as Prometheus' own tools log.
+    Logfmt,
+    /// One JSON object per line.
     Json,
 }
 

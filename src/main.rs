@@ -84,6 +84,15 @@ fn init_tracing(config: &Config) {
     match config.log_format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.init(),
+        LogFormat::Logfmt => tracing_logfmt::builder()
+            .with_span_name(false)
+            .with_span_path(false)
+            .subscriber_builder()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(
+                config.log_level.as_filter(),
+            ))
+            .with_writer(std::io::stderr)
+            .init(),
     }
 }
 

@@ -199,6 +199,7 @@ fn help_lists_every_flag_of_the_contract() {
         "--marathon.username",
         "--marathon.password-file",
         "--marathon.token-file",
+        "--marathon.dcos-credentials-file",
         "--marathon.ca-file",
         "--marathon.client-cert-file",
         "--marathon.client-key-file",
@@ -225,12 +226,25 @@ fn help_lists_every_flag_of_the_contract() {
 
 /// Starts the binary on an ephemeral port; returns the child and the address it serves.
 fn start(extra: &[&str]) -> (std::process::Child, String) {
+    let (child, line) = start_logging("json", extra);
+    let address = line
+        .split("\"address\":\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("address")
+        .to_owned();
+    (child, address)
+}
+
+/// Starts the binary on an ephemeral port logging in `format`; returns the child and its
+/// start line (the one naming the address it serves).
+fn start_logging(format: &str, extra: &[&str]) -> (std::process::Child, String) {
     let mut child = Command::new(BIN)
         .args([
             "--web.listen-address",
             "127.0.0.1:0",
             "--log.format",
-            "json",
+            format,
         ])
         .args(extra)
         .env_clear()
@@ -241,16 +255,79 @@ fn start(extra: &[&str]) -> (std::process::Child, String) {
     let stderr = child.stderr.take().expect("stderr");
     let mut lines = BufReader::new(stderr).lines();
     let deadline = Instant::now() + common::PATIENCE;
-    let address = loop {
+    let line = loop {
         assert!(Instant::now() < deadline, "no start line");
         let line = lines.next().expect("a log line").expect("utf-8");
-        if let Some(rest) = line.split("\"address\":\"").nth(1) {
-            break rest.split('"').next().expect("address").to_owned();
+        if line.contains("address") && line.contains("127.0.0.1:") {
+            break line;
         }
     };
     // Keep draining stderr so the child never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
-    (child, address)
+    (child, line)
+}
+
+#[test]
+fn each_log_format_writes_its_own_lines_without_colour_off_a_terminal() {
+    for format in ["text", "logfmt", "json"] {
+        let (mut child, line) = start_logging(format, &["--marathon.url", "http://127.0.0.1:9"]);
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(!line.contains('\x1b'), "{format}: colour codes in {line:?}");
+        match format {
+            "json" => {
+                let object: serde_json::Value = serde_json::from_str(&line).expect(&line);
+                assert_eq!(object["level"], "INFO", "{line}");
+            }
+            "logfmt" => {
+                // ts=... level=info target=... message="..." address=127.0.0.1:PORT
+                let keys: Vec<&str> = logfmt_keys(&line);
+                assert_eq!(keys.first(), Some(&"ts"), "{line}");
+                assert!(keys.contains(&"level") && keys.contains(&"message"), "{line}");
+                assert!(line.contains("level=info"), "{line}");
+                assert!(line.contains("address=127.0.0.1:"), "{line}");
+            }
+            _ => {
+                assert!(line.contains(" INFO "), "{line}");
+                assert!(!line.starts_with("ts="), "{line}");
+            }
+        }
+    }
+}
+
+/// The keys of a logfmt line, in order (values may be quoted and hold spaces).
+fn logfmt_keys(line: &str) -> Vec<&str> {
+    let mut keys = Vec::new();
+    let mut rest = line.trim();
+    while !rest.is_empty() {
+        let Some((key, after)) = rest.split_once('=') else {
+            panic!("not logfmt at {rest:?} in {line}");
+        };
+        assert!(
+            !key.is_empty() && !key.contains([' ', '"']),
+            "bad key {key:?} in {line}"
+        );
+        keys.push(key);
+        rest = if let Some(quoted) = after.strip_prefix('"') {
+            let mut end = None;
+            let mut escaped = false;
+            for (i, c) in quoted.char_indices() {
+                match c {
+                    '\\' if !escaped => escaped = true,
+                    '"' if !escaped => {
+                        end = Some(i);
+                        break;
+                    }
+                    _ => escaped = false,
+                }
+            }
+            let end = end.unwrap_or_else(|| panic!("unterminated value in {line}"));
+            quoted[end + 1..].trim_start()
+        } else {
+            after.split_once(' ').map_or("", |(_, r)| r.trim_start())
+        };
+    }
+    keys
 }
 
 #[test]
