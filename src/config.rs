@@ -107,7 +107,7 @@ impl LogLevel {
 pub enum LogFormat {
     /// Human-readable lines (tracing's own format).
     Text,
-    /// `key=value` pairs (`ts`, `level`, `msg`, then the fields), as Prometheus' own tools log.
+    /// `key=value` pairs: `ts`, `level`, `target`, `message`, then the event's fields.
     Logfmt,
     /// One JSON object per line.
     Json,
@@ -457,9 +457,13 @@ impl Cli {
         }
         // The command line alone first: it shows which flags the environment may still set,
         // and answers --help and --version. Variables then become flags after argv[0].
-        let given = cmd
-            .try_get_matches_from_mut(argv.clone())
-            .map_err(|err| annotate(err, &HashMap::new()))?;
+        let given = match cmd.try_get_matches_from_mut(argv.clone()) {
+            Ok(given) => given,
+            Err(err) if err.kind() == ErrorKind::DisplayHelp => {
+                return Err(help_for_subcommand(&argv).unwrap_or(err));
+            }
+            Err(err) => return Err(annotate(err, &HashMap::new())),
+        };
         let mut from_env = HashMap::new();
         let mut injected = Vec::new();
         for arg in cmd.get_arguments() {
@@ -512,26 +516,55 @@ const SUBCOMMAND_FLAGS: [(&str, &[&str]); 3] = [
     ("replay", &["Rules", "Logging"]),
 ];
 
+/// For `SUBCOMMAND ... --help` (or `-h`): that subcommand's own help.
+fn help_for_subcommand(argv: &[OsString]) -> Option<clap::Error> {
+    let words: Vec<&str> = argv.iter().skip(1).filter_map(|a| a.to_str()).collect();
+    let name = words
+        .iter()
+        .find_map(|w| SUBCOMMAND_FLAGS.iter().map(|(n, _)| *n).find(|n| n == w))?;
+    let long = words.contains(&"--help");
+    subcommand_help(name, long)
+}
+
+/// Whether subcommand `name` uses the exporter's flag `arg` (by its help heading).
+fn subcommand_uses(name: &str, arg: &clap::Arg) -> bool {
+    let Some((_, groups)) = SUBCOMMAND_FLAGS.iter().find(|(n, _)| *n == name) else {
+        return true;
+    };
+    let heading = arg.get_help_heading().unwrap_or("");
+    groups.contains(&heading)
+        || (name == "replay" && arg.get_long() == Some("stream.max-event-bytes"))
+}
+
 /// A flag given on the command line that the chosen subcommand does not use, as a refusal.
 /// (Environment variables are not refused: one environment serves every subcommand.)
 fn unused_flag(cmd: &clap::Command, given: &clap::ArgMatches) -> Option<String> {
     let (name, _) = given.subcommand()?;
-    let (_, groups) = SUBCOMMAND_FLAGS.iter().find(|(n, _)| *n == name)?;
     cmd.get_arguments()
         .filter(|arg| given.value_source(arg.get_id().as_str()) == Some(ValueSource::CommandLine))
-        .find(|arg| {
-            let heading = arg.get_help_heading().unwrap_or("");
-            let long = arg.get_long().unwrap_or("");
-            let used =
-                groups.contains(&heading) || (name == "replay" && long == "stream.max-event-bytes");
-            !used
-        })
+        .find(|arg| !subcommand_uses(name, arg))
         .map(|arg| {
             format!(
                 "{name} does not use --{}; see `marathon-task-exporter {name} --help`",
                 arg.get_long().unwrap_or_default()
             )
         })
+}
+
+/// The help of subcommand `name` (long with `--help`, short with `-h`), listing only the
+/// exporter's flags it uses: clap's own help answer (stdout, exit 0) from the command with the
+/// flags the subcommand does not use made local to the bare command.
+fn subcommand_help(name: &str, long: bool) -> Option<clap::Error> {
+    let cmd = Cli::command().mut_args(|arg| {
+        if env_var_of(&arg).is_some() && !subcommand_uses(name, &arg) {
+            arg.global(false)
+        } else {
+            arg
+        }
+    });
+    let flag = if long { "--help" } else { "-h" };
+    let bin = cmd.get_name().to_owned();
+    cmd.try_get_matches_from([bin.as_str(), name, flag]).err()
 }
 
 impl Config {
@@ -1361,7 +1394,12 @@ mod tests {
             &[],
             "--log.level",
         );
-        rejected(&["--log.format=logfmt"], &[], "--log.format");
+        rejected(&["--log.format=xml"], &[], "--log.format");
+        assert_eq!(
+            parse(&["--log.format=logfmt"]).log_format,
+            LogFormat::Logfmt
+        );
+        assert_eq!(parse(&["--log.format=TEXT"]).log_format, LogFormat::Text);
         rejected(&[], &[("LOG_FORMAT", "xml")], "LOG_FORMAT");
     }
 
@@ -1476,6 +1514,79 @@ mod tests {
             panic!("demo expected");
         };
         assert_eq!((demo.seed, demo.speed, demo.record), (None, 10.0, None));
+    }
+
+    #[test]
+    fn each_subcommand_help_lists_only_the_flags_it_uses() {
+        let help = |args: &[&str]| {
+            let err = parse_cli(args, &[]).expect_err("help is an early answer");
+            assert_eq!(err.kind(), ErrorKind::DisplayHelp, "{args:?}");
+            assert_eq!(err.exit_code(), 0);
+            err.to_string()
+        };
+        let cases: [(&[&str], &[&str], &[&str]); 5] = [
+            (
+                &["replay", "--help"],
+                &[
+                    "<FILE>",
+                    "--exposition",
+                    "--tombstone.ttl",
+                    "--stream.max-event-bytes",
+                    "--log.format",
+                ],
+                &[
+                    "--marathon.url",
+                    "--web.listen-address",
+                    "--resync.interval",
+                ],
+            ),
+            (
+                &["record", "-h"],
+                &[
+                    "--output",
+                    "--marathon.url",
+                    "--marathon.dcos-credentials-file",
+                    "--resync.interval",
+                ],
+                &["--tombstone.ttl", "--web.listen-address", "--app.limit"],
+            ),
+            (
+                &["demo", "--help"],
+                &[
+                    "--seed",
+                    "--web.listen-address",
+                    "--tombstone.ttl",
+                    "--resync.interval",
+                ],
+                &["--marathon.url", "--marathon.token-file"],
+            ),
+            (
+                // A flag before the subcommand does not hide which help is asked for.
+                &["--log.level=debug", "demo", "-h"],
+                &["--speed"],
+                &["--marathon.url"],
+            ),
+            (
+                &["--help"],
+                &[
+                    "--marathon.url",
+                    "--web.listen-address",
+                    "--tombstone.ttl",
+                    "demo",
+                    "replay",
+                ],
+                &["--seed", "--exposition"],
+            ),
+        ];
+        for (args, present, absent) in cases {
+            let text = help(args);
+            for flag in present {
+                assert!(text.contains(flag), "{args:?} lacks {flag}:\n{text}");
+            }
+            for flag in absent {
+                assert!(!text.contains(flag), "{args:?} lists {flag}:\n{text}");
+            }
+        }
     }
 
     #[test]

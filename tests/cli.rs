@@ -283,7 +283,10 @@ fn each_log_format_writes_its_own_lines_without_colour_off_a_terminal() {
                 // ts=... level=info target=... message="..." address=127.0.0.1:PORT
                 let keys: Vec<&str> = logfmt_keys(&line);
                 assert_eq!(keys.first(), Some(&"ts"), "{line}");
-                assert!(keys.contains(&"level") && keys.contains(&"message"), "{line}");
+                assert!(
+                    keys.contains(&"level") && keys.contains(&"message"),
+                    "{line}"
+                );
                 assert!(line.contains("level=info"), "{line}");
                 assert!(line.contains("address=127.0.0.1:"), "{line}");
             }
