@@ -340,6 +340,7 @@ async fn scrapes(sizes: &Sizes, http: &reqwest::Client) {
     }
     // The same render without HTTP, for where the time goes.
     let mut renders = Vec::with_capacity(sizes.renders);
+    let mut om_renders = Vec::with_capacity(sizes.renders);
     for _ in 0..sizes.renders {
         let started = Instant::now();
         let text = exporter.metrics().render();
@@ -348,6 +349,10 @@ async fn scrapes(sizes: &Sizes, http: &reqwest::Client) {
             text.contains("marathon_app_tasks{"),
             "render() holds marathon_app_tasks"
         );
+        let started = Instant::now();
+        let text = exporter.metrics().render_openmetrics();
+        om_renders.push(started.elapsed());
+        assert!(text.ends_with("# EOF\n"), "render_openmetrics() ends with # EOF");
     }
     fake.stop_feed();
     let (written_at, churned) = fake.written().await;
@@ -364,6 +369,7 @@ async fn scrapes(sizes: &Sizes, http: &reqwest::Client) {
     om_times.sort();
     om_gzip_times.sort();
     renders.sort();
+    om_renders.sort();
     println!(
         "scrapes while ingesting: {} running tasks over {} apps (/v2/tasks {:.1} MiB), churn {} events/s",
         thousands(tasks as f64),
@@ -411,6 +417,12 @@ async fn scrapes(sizes: &Sizes, http: &reqwest::Client) {
         renders.len(),
         ms(percentile(&renders, 0.50)),
         ms(*renders.last().expect("at least one render")),
+    );
+    println!(
+        "  {} in-process Metrics::render_openmetrics() calls: p50 {:.1} ms, max {:.1} ms",
+        om_renders.len(),
+        ms(percentile(&om_renders, 0.50)),
+        ms(*om_renders.last().expect("at least one render")),
     );
     println!(
         "  churn: {} events in {:.2} s ({} events/s), every one decoded",

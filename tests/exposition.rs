@@ -327,6 +327,52 @@ fn openmetrics_exposition_parses_in_promtool_with_only_the_suffix_lints() {
     assert!(lints > 0, "promtool read the OpenMetrics suffixes as families: {said}");
 }
 
+/// The OpenMetrics exposition, written directly, is the text exposition converted line by line
+/// (the reference conversion), sample for sample.
+#[test]
+fn openmetrics_written_directly_equals_the_converted_text() {
+    use marathon_task_exporter::metrics::openmetrics;
+    let metrics = story();
+    // process_* values move between two renders: compare them by name only.
+    let steady = |text: &str| -> String {
+        text.lines()
+            .map(|l| match l.rsplit_once(' ') {
+                Some((series, _)) if l.starts_with("process_") => format!("{series} 0"),
+                _ => l.to_owned(),
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let direct = steady(&metrics.render_openmetrics());
+    let converted = steady(&openmetrics::convert(
+        &metrics.render(),
+        &metrics.app_created(),
+        metrics.started(),
+    ));
+    assert!(direct.contains("marathon_task_transitions_created{app="), "{direct}");
+    assert!(direct.contains("_count{app="), "{direct}");
+    let mismatch = direct
+        .lines()
+        .zip(converted.lines())
+        .position(|(a, b)| a != b);
+    assert_eq!(
+        direct.lines().count(),
+        converted.lines().count(),
+        "first difference at line {mismatch:?}"
+    );
+    assert_eq!(mismatch, None, "{direct}\n----\n{converted}");
+}
+
+/// No help text holds a `"`: the gauge lines are then the same in the text format and in
+/// OpenMetrics (which escapes `"` in `# HELP`), and are written once for both.
+#[test]
+fn no_help_text_needs_an_openmetrics_escape() {
+    use marathon_task_exporter::metrics::families::FAMILIES;
+    for family in FAMILIES {
+        assert!(!family.help.contains(['"', '\\', '\n']), "{}", family.name);
+    }
+}
+
 /// What `promtool check metrics` says of `text`; `Err` when it fails. (It reads the text format
 /// only; see above for the OpenMetrics exposition.)
 fn promtool_check_metrics(text: &str) -> Result<String, String> {

@@ -191,64 +191,115 @@ impl AppFamilies {
 
     /// Writes every per-app counter family, in the name order of the exposition.
     pub fn render(&self, out: &mut String) {
+        render_sorted(out, &self.sorted(), None);
+    }
+
+    /// The same in OpenMetrics: counter families named without `_total`, and after every
+    /// counter series and every histogram's `_count` its `_created` sample, the moment the app
+    /// became known (Unix seconds).
+    pub fn render_openmetrics(&self, out: &mut String) {
         let apps = self.sorted();
-        counters(
-            out,
-            EXPUNGES,
-            EXPUNGES_HELP,
-            &apps,
-            "reason",
-            &EXPUNGE_ORDER,
-            true,
-            |a| &a.expunges,
-        );
-        single(out, HEALTH_KILLS, HEALTH_KILLS_HELP, &apps, |a| {
-            &a.health_kills
-        });
-        counters(
-            out,
-            REPLACEMENTS,
-            REPLACEMENTS_HELP,
-            &apps,
-            "reason",
-            &REPLACEMENT_ORDER,
-            true,
-            |a| &a.replacements,
-        );
-        counters(
-            out,
-            STATUS_UPDATES,
-            STATUS_UPDATES_HELP,
-            &apps,
-            "status",
-            &STATUS_ORDER,
-            false,
-            |a| &a.status_updates,
-        );
-        histogram(
-            out,
-            TIME_TO_RUNNING,
-            TIME_TO_RUNNING_HELP,
-            &apps,
-            &TIME_TO_RUNNING_BUCKETS,
-            |a| a.time_to_running.snapshot(),
-        );
-        transitions(out, &apps);
-        single(
-            out,
-            UNKNOWN_TERMINATIONS,
-            UNKNOWN_TERMINATIONS_HELP,
-            &apps,
-            |a| &a.unknown_terminations,
-        );
-        histogram(
-            out,
-            UNREACHABLE_DURATION,
-            UNREACHABLE_DURATION_HELP,
-            &apps,
-            &UNREACHABLE_BUCKETS,
-            |a| a.unreachable_duration.snapshot(),
-        );
+        let created: Vec<String> = apps
+            .iter()
+            .map(|a| format!(" {:.3}\n", a.created))
+            .collect();
+        render_sorted(out, &apps, Some(&created));
+    }
+}
+
+/// The families of `apps`; `created` (aligned with `apps`, each value as ` <seconds>\n`) makes
+/// it OpenMetrics.
+fn render_sorted(out: &mut String, apps: &[Arc<AppCounters>], created: Option<&[String]>) {
+    let form = Form { created };
+    counters(
+        out,
+        &form,
+        EXPUNGES,
+        EXPUNGES_HELP,
+        apps,
+        "reason",
+        &EXPUNGE_ORDER,
+        true,
+        |a| &a.expunges,
+    );
+    single(out, &form, HEALTH_KILLS, HEALTH_KILLS_HELP, apps, |a| {
+        &a.health_kills
+    });
+    counters(
+        out,
+        &form,
+        REPLACEMENTS,
+        REPLACEMENTS_HELP,
+        apps,
+        "reason",
+        &REPLACEMENT_ORDER,
+        true,
+        |a| &a.replacements,
+    );
+    counters(
+        out,
+        &form,
+        STATUS_UPDATES,
+        STATUS_UPDATES_HELP,
+        apps,
+        "status",
+        &STATUS_ORDER,
+        false,
+        |a| &a.status_updates,
+    );
+    histogram(
+        out,
+        &form,
+        TIME_TO_RUNNING,
+        TIME_TO_RUNNING_HELP,
+        apps,
+        &TIME_TO_RUNNING_BUCKETS,
+        |a| a.time_to_running.snapshot(),
+    );
+    transitions(out, &form, apps);
+    single(
+        out,
+        &form,
+        UNKNOWN_TERMINATIONS,
+        UNKNOWN_TERMINATIONS_HELP,
+        apps,
+        |a| &a.unknown_terminations,
+    );
+    histogram(
+        out,
+        &form,
+        UNREACHABLE_DURATION,
+        UNREACHABLE_DURATION_HELP,
+        apps,
+        &UNREACHABLE_BUCKETS,
+        |a| a.unreachable_duration.snapshot(),
+    );
+}
+
+/// Text format 0.0.4, or OpenMetrics with each app's `_created` value.
+struct Form<'a> {
+    created: Option<&'a [String]>,
+}
+
+impl Form<'_> {
+    /// The family header. In OpenMetrics a counter family is named without `_total` and `"` in
+    /// the help is escaped; returns the name of the family's `_created` samples then.
+    fn header(&self, out: &mut String, name: &str, help: &str, kind: &str) -> Option<String> {
+        if self.created.is_none() {
+            text::header(out, name, help, kind);
+            return None;
+        }
+        let family = match kind {
+            "counter" => name.strip_suffix("_total").unwrap_or(name),
+            _ => name,
+        };
+        text::header(out, family, &help.replace('"', "\\\""), kind);
+        Some(format!("{family}_created"))
+    }
+
+    /// The `_created` value of the `i`th app, when writing OpenMetrics.
+    fn created(&self, i: usize) -> Option<&str> {
+        self.created.map(|c| c[i].as_str())
     }
 }
 
@@ -289,6 +340,7 @@ static TRANSITION_ORDER: LazyLock<Vec<(usize, &'static str, &'static str)>> = La
 #[allow(clippy::too_many_arguments)]
 fn counters<const N: usize>(
     out: &mut String,
+    form: &Form<'_>,
     name: &str,
     help: &str,
     apps: &[Arc<AppCounters>],
@@ -298,20 +350,27 @@ fn counters<const N: usize>(
     cells: impl Fn(&AppCounters) -> &[AtomicU64; N],
 ) {
     let mut headed = false;
-    for a in apps {
+    let mut created_name = None;
+    for (i, a) in apps.iter().enumerate() {
         let cells = cells(a);
-        for (i, value) in order {
-            let n = cells[*i].load(Ordering::Relaxed);
+        for (cell, value) in order {
+            let n = cells[*cell].load(Ordering::Relaxed);
             if n == 0 && !zeros {
                 continue;
             }
             if !headed {
-                text::header(out, name, help, "counter");
+                created_name = form.header(out, name, help, "counter");
                 headed = true;
             }
             text::open(out, name, &a.escaped);
             text::label(out, label, value);
             text::close_int(out, n);
+            if let (Some(created_name), Some(at)) = (&created_name, form.created(i)) {
+                text::open(out, created_name, &a.escaped);
+                text::label(out, label, value);
+                out.push('}');
+                out.push_str(at);
+            }
         }
     }
 }
@@ -319,6 +378,7 @@ fn counters<const N: usize>(
 /// A counter family with only the `app` label; every known app has its series from 0.
 fn single(
     out: &mut String,
+    form: &Form<'_>,
     name: &str,
     help: &str,
     apps: &[Arc<AppCounters>],
@@ -327,29 +387,42 @@ fn single(
     if apps.is_empty() {
         return;
     }
-    text::header(out, name, help, "counter");
-    for a in apps {
+    let created_name = form.header(out, name, help, "counter");
+    for (i, a) in apps.iter().enumerate() {
         text::open(out, name, &a.escaped);
         text::close_int(out, cell(a).load(Ordering::Relaxed));
+        if let (Some(created_name), Some(at)) = (&created_name, form.created(i)) {
+            text::open(out, created_name, &a.escaped);
+            out.push('}');
+            out.push_str(at);
+        }
     }
 }
 
-fn transitions(out: &mut String, apps: &[Arc<AppCounters>]) {
+fn transitions(out: &mut String, form: &Form<'_>, apps: &[Arc<AppCounters>]) {
     let mut headed = false;
-    for a in apps {
-        for (i, from, to) in TRANSITION_ORDER.iter() {
-            let n = a.transitions[*i].load(Ordering::Relaxed);
+    let mut created_name = None;
+    for (i, a) in apps.iter().enumerate() {
+        for (cell, from, to) in TRANSITION_ORDER.iter() {
+            let n = a.transitions[*cell].load(Ordering::Relaxed);
             if n == 0 {
                 continue;
             }
             if !headed {
-                text::header(out, TRANSITIONS, TRANSITIONS_HELP, "counter");
+                created_name = form.header(out, TRANSITIONS, TRANSITIONS_HELP, "counter");
                 headed = true;
             }
             text::open(out, TRANSITIONS, &a.escaped);
             text::label(out, "from", from);
             text::label(out, "to", to);
             text::close_int(out, n);
+            if let (Some(created_name), Some(at)) = (&created_name, form.created(i)) {
+                text::open(out, created_name, &a.escaped);
+                text::label(out, "from", from);
+                text::label(out, "to", to);
+                out.push('}');
+                out.push_str(at);
+            }
         }
     }
 }
@@ -357,6 +430,7 @@ fn transitions(out: &mut String, apps: &[Arc<AppCounters>]) {
 /// A histogram family: apps with no observation have no series.
 fn histogram<const N: usize>(
     out: &mut String,
+    form: &Form<'_>,
     name: &str,
     help: &str,
     apps: &[Arc<AppCounters>],
@@ -375,14 +449,15 @@ fn histogram<const N: usize>(
         })
         .collect();
     let mut headed = false;
-    for a in apps {
+    let mut created_name = None;
+    for (i, a) in apps.iter().enumerate() {
         let (cells, sum) = read(a);
         let count: u64 = cells.iter().sum();
         if count == 0 {
             continue;
         }
         if !headed {
-            text::header(out, name, help, "histogram");
+            created_name = form.header(out, name, help, "histogram");
             headed = true;
         }
         let mut cumulative = 0;
@@ -399,5 +474,10 @@ fn histogram<const N: usize>(
         text::close_float(out, sum);
         text::open(out, &count_name, &a.escaped);
         text::close_int(out, count);
+        if let (Some(created_name), Some(at)) = (&created_name, form.created(i)) {
+            text::open(out, created_name, &a.escaped);
+            out.push('}');
+            out.push_str(at);
+        }
     }
 }

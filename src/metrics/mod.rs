@@ -130,6 +130,8 @@ pub struct Metrics {
     started: f64,
     /// Size of the last exposition, to allocate the next one at once.
     last_len: Arc<AtomicUsize>,
+    /// The same for the OpenMetrics exposition.
+    last_om_len: Arc<AtomicUsize>,
     lock: ApplyLock,
 }
 
@@ -272,6 +274,7 @@ impl Metrics {
             gauges,
             exporter,
             last_len: Arc::default(),
+            last_om_len: Arc::default(),
             lock: ApplyLock::default(),
         }
     }
@@ -290,10 +293,41 @@ impl Metrics {
         )
     }
 
-    /// The exposition in OpenMetrics 1.0 (see [`openmetrics`]).
+    /// The exposition in OpenMetrics 1.0 (see [`openmetrics`]): the per-app families written in
+    /// it directly (the gauges' lines are the same in both formats, as no help text holds a `"`),
+    /// the small rest converted from the text format.
     pub fn render_openmetrics(&self) -> String {
-        let text = self.render();
-        openmetrics::convert(&text, &self.apps.created(), self.started)
+        let mut out =
+            String::with_capacity(self.last_om_len.load(Ordering::Relaxed) * 9 / 8 + 4096);
+        let no_apps = std::collections::HashMap::new();
+        let _whole = self.lock.reading();
+        self.gauges.render_apps(&mut out);
+        let mut own = Vec::with_capacity(16 * 1024);
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut own)
+            .expect("text encoding of gathered families");
+        let own_text = std::str::from_utf8(&own).expect("the text encoder writes UTF-8");
+        openmetrics::convert_into(&mut out, own_text, &no_apps, self.started);
+        self.apps.render_openmetrics(&mut out);
+        own.clear();
+        TextEncoder::new()
+            .encode(&self.process.gather(), &mut own)
+            .expect("text encoding of the process families");
+        let own_text = std::str::from_utf8(&own).expect("the text encoder writes UTF-8");
+        openmetrics::convert_into(&mut out, own_text, &no_apps, self.started);
+        out.push_str("# EOF\n");
+        self.last_om_len.store(out.len(), Ordering::Relaxed);
+        out
+    }
+
+    /// When each live app's counters started, by escaped label (the `_created` of its series).
+    pub fn app_created(&self) -> std::collections::HashMap<String, f64> {
+        self.apps.created()
+    }
+
+    /// When the exporter's own series started (the `_created` of the others), Unix seconds.
+    pub fn started(&self) -> f64 {
+        self.started
     }
 
     /// Tracked tasks and known apps now (for the status page).

@@ -34,15 +34,29 @@ pub fn preferred(accept: &str) -> bool {
 
 /// `text` (format 0.0.4, as `Metrics::render` writes it) in OpenMetrics 1.0. `app_created` gives
 /// the `_created` time (Unix seconds) of an app's series by its escaped `app` label; every other
-/// series was created at `started`.
+/// series was created at `started`. (The exporter writes its per-app families in OpenMetrics
+/// directly and converts only the small rest; this whole conversion is the reference the direct
+/// rendering is tested against.)
 pub fn convert(text: &str, app_created: &HashMap<String, f64>, started: f64) -> String {
+    let mut out = String::with_capacity(text.len() * 2 + 64);
+    convert_into(&mut out, text, app_created, started);
+    out.push_str("# EOF\n");
+    out
+}
+
+/// [`convert`] appending to `out`, without the closing `# EOF`.
+pub fn convert_into(
+    out: &mut String,
+    text: &str,
+    app_created: &HashMap<String, f64>,
+    started: f64,
+) {
     // Each `_created` value is written once per app, not once per series.
     let created: HashMap<&str, String> = app_created
         .iter()
         .map(|(app, at)| (app.as_str(), format!(" {at:.3}\n")))
         .collect();
     let started = format!(" {started:.3}\n");
-    let mut out = String::with_capacity(text.len() * 2 + 64);
     let mut help: Option<&str> = None;
     let (mut family, mut kind) = (String::new(), "");
     // Series of one app come together: the last app's value, found once.
@@ -98,8 +112,6 @@ pub fn convert(text: &str, app_created: &HashMap<String, f64>, started: f64) -> 
             }
         }
     }
-    out.push_str("# EOF\n");
-    out
 }
 
 /// The escaped value of the `app` label in `labels` (`a="x",app="/web"}`).
