@@ -352,7 +352,10 @@ async fn scrapes(sizes: &Sizes, http: &reqwest::Client) {
         let started = Instant::now();
         let text = exporter.metrics().render_openmetrics();
         om_renders.push(started.elapsed());
-        assert!(text.ends_with("# EOF\n"), "render_openmetrics() ends with # EOF");
+        assert!(
+            text.ends_with("# EOF\n"),
+            "render_openmetrics() ends with # EOF"
+        );
     }
     fake.stop_feed();
     let (written_at, churned) = fake.written().await;

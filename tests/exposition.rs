@@ -321,10 +321,16 @@ fn openmetrics_exposition_parses_in_promtool_with_only_the_suffix_lints() {
             suffixed.iter().any(|s| name.ends_with(s)),
             "only suffixed names lack help: {line}"
         );
-        assert!(text.contains(&format!("\n{name}")), "{name} is a sample name");
+        assert!(
+            text.contains(&format!("\n{name}")),
+            "{name} is a sample name"
+        );
         lints += 1;
     }
-    assert!(lints > 0, "promtool read the OpenMetrics suffixes as families: {said}");
+    assert!(
+        lints > 0,
+        "promtool read the OpenMetrics suffixes as families: {said}"
+    );
 }
 
 /// The OpenMetrics exposition, written directly, is the text exposition converted line by line
@@ -349,7 +355,10 @@ fn openmetrics_written_directly_equals_the_converted_text() {
         &metrics.app_created(),
         metrics.started(),
     ));
-    assert!(direct.contains("marathon_task_transitions_created{app="), "{direct}");
+    assert!(
+        direct.contains("marathon_task_transitions_created{app="),
+        "{direct}"
+    );
     assert!(direct.contains("_count{app="), "{direct}");
     let mismatch = direct
         .lines()

@@ -312,10 +312,7 @@ fn check_input(input: &Input<'_>, value: &Value) {
             let wire = text(value, "taskStatus").expect("taskStatus");
             match s.status {
                 Status::Known(state) => assert_eq!(MesosState::parse(wire), Some(state)),
-                Status::Other(other) => {
-                    assert_eq!(other, wire);
-                    assert_eq!(MesosState::parse(other), None);
-                }
+                Status::Other => assert_eq!(MesosState::parse(wire), None),
             }
             assert_eq!(s.message, text(value, "message").unwrap_or(""));
             assert_eq!(s.reason, text(value, "reason"));

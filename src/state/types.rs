@@ -465,11 +465,13 @@ pub struct TaskRef<'a> {
     pub pod: bool,
 }
 
-/// `taskStatus` as received: one of the 14 Mesos states, or something else (counted `unknown_status`).
+/// `taskStatus` as received: one of the 14 Mesos states, or something else (counted
+/// `unknown_status`; which word it was is not kept: a byte here keeps a status update within
+/// 128 bytes, which the ingest benchmark showed to be moved markedly cheaper).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Status<'a> {
+pub enum Status {
     Known(MesosState),
-    Other(&'a str),
+    Other,
 }
 
 /// `status_update_event`.
@@ -478,7 +480,7 @@ pub struct StatusUpdate<'a> {
     pub task: TaskRef<'a>,
     /// The event's `appId`.
     pub app: &'a str,
-    pub status: Status<'a>,
+    pub status: Status,
     pub message: &'a str,
     /// A Mesos `TaskStatus.Reason` (`REASON_SLAVE_REMOVED`); Marathon's own events carry none.
     pub reason: Option<&'a str>,

@@ -6,6 +6,7 @@ use super::super::types::{
     ActiveState, Condition, Millis, State, StatusUpdate, TaskRef, TerminalState,
 };
 use super::apps::AppIdx;
+use super::tasks::Key;
 use super::timers::TimerKind;
 use super::{Engine, PendingLost, Step};
 
@@ -16,7 +17,7 @@ impl Engine {
     /// A pending LOST meets its instance's condition (RULES.md, LOST step 3).
     pub(super) fn resolve_lost(
         &mut self,
-        instance: &str,
+        instance: Key<'_>,
         id: &str,
         state: Option<ActiveState>,
         lost: PendingLost,
@@ -56,9 +57,9 @@ impl Engine {
 
     /// Holds a LOST that the payload cannot resolve until its instance event or the timeout.
     pub(super) fn hold_lost(&mut self, task: &TaskRef<'_>, app: AppIdx, host: &str, at: Millis) {
-        self.ensure_task(task, app, host, at);
+        let key = self.ensure_task(task, app, host, at);
         let deadline = at.saturating_add(self.settings.lost_resolve_timeout);
-        let Some(t) = self.find_mut(&task.instance, task.id) else {
+        let Some(t) = self.find_mut(key, task.id) else {
             return;
         };
         if t.lost().is_some() {

@@ -22,7 +22,7 @@ use self::agents::{AgentIdx, Agents, host_label};
 use self::apps::{AppIdx, Apps};
 use self::operators::Deployments;
 pub use self::operators::LabelAllowlist;
-use self::tasks::{Health, Task, TaskMap};
+use self::tasks::{Health, Key, Task, TaskMap};
 use self::timers::{Timer, TimerKind};
 use super::effects::{AppSlot, Effects};
 use super::store::{Placement, Store, StoreReader};
@@ -168,7 +168,7 @@ impl Engine {
 
     /// The state of a task in the map: `Some(None)` for a task pending its first LOST resolution.
     pub fn task_state(&self, instance: &str, id: &str) -> Option<Option<ActiveState>> {
-        self.find(instance, id).map(|t| t.state)
+        self.find(self.instances.key(instance), id).map(|t| t.state)
     }
 
     /// Applies one event at `now` (Marathon clock). Timers due by the event's timestamp run first;
@@ -205,7 +205,7 @@ impl Engine {
             } => self.health_kill(app, task, *timestamp, fx),
             Input::Health {
                 instance, healthy, ..
-            } => self.health_report(instance, *healthy),
+            } => self.health_report(self.instances.key(instance), *healthy),
             Input::DeploymentInfo {
                 id,
                 apps,
@@ -231,7 +231,7 @@ impl Engine {
     fn status(&mut self, update: &StatusUpdate<'_>, fx: &mut impl Effects) {
         let status = match update.status {
             Status::Known(status) => status,
-            Status::Other(_) => {
+            Status::Other => {
                 fx.event_error(EventError::UnknownStatus);
                 return;
             }
@@ -239,17 +239,15 @@ impl Engine {
         // One lookup of the task, then none of its app when the event names the app the task is
         // tracked under (the usual case), and none of the tombstones for a tracked task (a task
         // in the map never has one).
-        let known = self
-            .instances
-            .find(&update.task.instance, update.task.id)
-            .map(|task| {
-                (
-                    task.app,
-                    task.last_change,
-                    task.lost().is_some(),
-                    task.agent,
-                )
-            });
+        let key = self.instances.key(&update.task.instance);
+        let known = self.instances.find(key, update.task.id).map(|task| {
+            (
+                task.app,
+                task.last_change,
+                task.lost().is_some(),
+                task.agent,
+            )
+        });
         let idx = match known {
             Some((app, ..)) if *self.apps.get(app).id == *update.app => app,
             _ => self.apps.intern(update.app),
@@ -280,7 +278,7 @@ impl Engine {
                 }
                 let host = host_label(update.host);
                 if !self.agents.is(agent, host) {
-                    self.relocate(&update.task.instance, update.task.id, host);
+                    self.relocate(key, update.task.id, host);
                 }
             }
         }
@@ -292,20 +290,18 @@ impl Engine {
         match target {
             Some(target) => {
                 if !known {
-                    self.insert_task(&update.task, idx, host_label(update.host), at);
-                } else if lost
-                    && let Some(task) = self.find_mut(&update.task.instance, update.task.id)
-                {
+                    self.insert_task(key, &update.task, idx, host_label(update.host), at);
+                } else if lost && let Some(task) = self.find_mut(key, update.task.id) {
                     task.set_lost(None);
                 }
-                self.change(&update.task.instance, update.task.id, target, at, fx);
+                self.change(key, update.task.id, target, at, fx);
             }
             None => self.hold_lost(&update.task, idx, host_label(update.host), at),
         }
     }
 
     /// Moves a task in the map to the agent `host`.
-    fn relocate(&mut self, instance: &str, id: &str, host: &str) {
+    fn relocate(&mut self, instance: Key<'_>, id: &str, host: &str) {
         let to = self.agents.add_task(host, &self.store);
         let Some(task) = self.instances.find_mut(instance, id) else {
             self.agents.remove_task(to, &self.store);
@@ -332,7 +328,7 @@ impl Engine {
             fx.event_error(EventError::UnknownStatus);
             return;
         };
-        let instance = &*event.instance;
+        let instance = self.instances.key(&event.instance);
         let Some(tasks) = self.instances.instance(instance) else {
             return;
         };
@@ -351,7 +347,7 @@ impl Engine {
         }
         let ids: Vec<(Box<str>, Option<ActiveState>, Option<PendingLost>)> = tasks
             .iter()
-            .map(|t| (t.id(instance), t.state, t.lost()))
+            .map(|t| (t.id(&instance), t.state, t.lost()))
             .collect();
         for (id, state, lost) in ids {
             if !self.fixes.is_empty() {
@@ -391,36 +387,53 @@ impl Engine {
         }
     }
 
-    /// Puts a first-seen task on agent `host` in the map, untracked until its first change.
-    fn ensure_task(&mut self, task: &TaskRef<'_>, app: AppIdx, host: &str, at: Millis) {
-        if self.find(&task.instance, task.id).is_none() {
-            self.insert_task(task, app, host, at);
+    /// Puts a first-seen task on agent `host` in the map, untracked until its first change;
+    /// returns its instance key.
+    fn ensure_task<'a>(
+        &mut self,
+        task: &'a TaskRef<'_>,
+        app: AppIdx,
+        host: &str,
+        at: Millis,
+    ) -> Key<'a> {
+        let key = self.instances.key(&task.instance);
+        if self.find(key, task.id).is_none() {
+            self.insert_task(key, task, app, host, at);
         }
+        key
     }
 
-    /// Puts a task the map does not have in it, untracked until its first change.
-    fn insert_task(&mut self, task: &TaskRef<'_>, app: AppIdx, host: &str, at: Millis) {
+    /// Puts a task the map does not have in it (under `key`, its instance), untracked until its
+    /// first change.
+    fn insert_task(
+        &mut self,
+        key: Key<'_>,
+        task: &TaskRef<'_>,
+        app: AppIdx,
+        host: &str,
+        at: Millis,
+    ) {
         let entry = self.apps.get_mut(app);
         entry.tasks += 1;
         entry.delete_at = None;
         self.tasks += 1;
         let agent: AgentIdx = self.agents.add_task(host, &self.store);
         let new = Task::new(&task.instance, task.id, app, agent, task.pod, at);
-        self.instances.insert(&task.instance, new);
+        self.instances.insert(key, new);
     }
 
-    fn find(&self, instance: &str, id: &str) -> Option<&Task> {
+    fn find(&self, instance: Key<'_>, id: &str) -> Option<&Task> {
         self.instances.find(instance, id)
     }
 
-    fn find_mut(&mut self, instance: &str, id: &str) -> Option<&mut Task> {
+    fn find_mut(&mut self, instance: Key<'_>, id: &str) -> Option<&mut Task> {
         self.instances.find_mut(instance, id)
     }
 
     /// Moves a task in the map to `to` at `at`, counting per RULES.md; removes it if it ended.
     fn change(
         &mut self,
-        instance: &str,
+        instance: Key<'_>,
         id: &str,
         to: State,
         at: Millis,
@@ -501,7 +514,7 @@ impl Engine {
     #[allow(clippy::too_many_arguments)]
     fn end(
         &mut self,
-        instance: &str,
+        instance: Key<'_>,
         id: &str,
         to: TerminalState,
         reason: ExpungeReason,
@@ -524,7 +537,7 @@ impl Engine {
         let placement = self.placement(&task);
         self.store
             .move_task(slot, placement, task.state.map(|s| (s, task.since)), None);
-        self.forget(instance, task, at);
+        self.forget(&instance, task, at);
         Step::Ended
     }
 

@@ -11,7 +11,7 @@ use super::super::store::AppLabels;
 use super::super::types::{DeploymentResult, Millis, TaskRef};
 use super::Engine;
 use super::apps::AppIdx;
-use super::tasks::Health;
+use super::tasks::{Health, Key};
 use super::timers::TimerKind;
 
 /// Which Marathon labels `marathon_app_labels` exports (`--app.label-allowlist`).
@@ -122,7 +122,7 @@ impl Engine {
     }
 
     /// A task's latest health report; a tracked task moves in or out of the unhealthy count.
-    pub(super) fn set_health(&mut self, instance: &str, id: &str, health: Health) {
+    pub(super) fn set_health(&mut self, instance: Key<'_>, id: &str, health: Health) {
         let Some(task) = self.instances.find_mut(instance, id) else {
             return;
         };
@@ -136,11 +136,11 @@ impl Engine {
     }
 
     /// `instance_health_changed_event` / `health_status_changed_event`: every task of the instance.
-    pub(super) fn health_report(&mut self, instance: &str, healthy: Option<bool>) {
+    pub(super) fn health_report(&mut self, instance: Key<'_>, healthy: Option<bool>) {
         let Some(tasks) = self.instances.instance(instance) else {
             return;
         };
-        let ids: Vec<Box<str>> = tasks.iter().map(|t| t.id(instance)).collect();
+        let ids: Vec<Box<str>> = tasks.iter().map(|t| t.id(&instance)).collect();
         for id in ids {
             self.set_health(instance, &id, Health::of(healthy));
         }

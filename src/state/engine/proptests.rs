@@ -185,7 +185,7 @@ impl World {
                         pod: is_pod(*task),
                     },
                     app,
-                    status: MesosState::parse(status).map_or(Status::Other(status), Status::Known),
+                    status: MesosState::parse(status).map_or(Status::Other, Status::Known),
                     message,
                     reason: REASONS[*reason],
                     timestamp: self.now + offset,

@@ -14,7 +14,7 @@ use super::super::types::{
 };
 use super::agents::host_label;
 use super::apps::AppIdx;
-use super::tasks::Health;
+use super::tasks::{Health, Key};
 use super::timers::TimerKind;
 use super::{Engine, snapshot_target};
 
@@ -190,7 +190,8 @@ impl Engine {
         let Some(target) = snapshot_target(task.state) else {
             return;
         };
-        let Some(current) = self.find(task.instance, task.id) else {
+        let key = self.instances.key(task.instance);
+        let Some(current) = self.find(key, task.id) else {
             if let State::Active(state) = target {
                 if seeding {
                     self.add_observed(task, state, at, &mut Silent(fx));
@@ -206,7 +207,7 @@ impl Engine {
             return; // a terminal task the map does not have is not added
         };
         let (state, lost, last_change) = (current.state, current.lost(), current.last_change);
-        self.set_health(task.instance, task.id, Health::of(task.health));
+        self.set_health(key, task.id, Health::of(task.health));
         if lost.is_some() || last_change > at {
             return; // a pending LOST resolves itself; newer events win
         }
@@ -252,7 +253,7 @@ impl Engine {
         let Some(fix) = self.fixes.remove(id) else {
             return;
         };
-        let instance = &*fix.instance;
+        let instance = self.instances.key(&fix.instance);
         match fix.change {
             Change::Remove => self.remove_unlisted(instance, id, at, fx),
             Change::Add(added) => {
@@ -262,7 +263,7 @@ impl Engine {
                 fx.correction(Correction::Added);
                 let task = SnapshotTask {
                     id,
-                    instance,
+                    instance: instance.as_str(),
                     app: &added.app,
                     state: MesosState::Staging,
                     pod: added.pod,
@@ -303,8 +304,8 @@ impl Engine {
             instance: task.instance.into(),
             pod: task.pod,
         };
-        self.ensure_task(&task_ref, idx, host_label(Some(task.host)), at);
-        let Some(t) = self.instances.find_mut(task.instance, task.id) else {
+        let key = self.ensure_task(&task_ref, idx, host_label(Some(task.host)), at);
+        let Some(t) = self.instances.find_mut(key, task.id) else {
             return;
         };
         t.state = Some(state);
@@ -317,9 +318,9 @@ impl Engine {
         self.store
             .move_task(slot, placement, None, Some((state, at)));
         if state.is_unreachable() {
-            self.arm_unreachable(task.instance, task.id);
+            self.arm_unreachable(key, task.id);
             // The timers apply at this instant too (with inactiveAfter 0 the task is inactive now).
-            self.unreachable_due_at(task.instance, task.id, at, fx);
+            self.unreachable_due_at(key, task.id, at, fx);
         }
     }
 
@@ -361,7 +362,7 @@ impl Engine {
     }
 
     /// Removes, as `unobserved`, a task a snapshot did not list (its removal delay has passed).
-    fn remove_unlisted(&mut self, instance: &str, id: &str, at: Millis, fx: &mut impl Effects) {
+    fn remove_unlisted(&mut self, instance: Key<'_>, id: &str, at: Millis, fx: &mut impl Effects) {
         if self.find(instance, id).is_none_or(|t| t.lost().is_some()) {
             return; // ended meanwhile, or left to its LOST resolution
         }
@@ -374,7 +375,7 @@ impl Engine {
         let placement = self.placement(&task);
         self.store
             .move_task(slot, placement, task.state.map(|s| (s, task.since)), None);
-        self.forget(instance, task, at);
+        self.forget(&instance, task, at);
     }
 
     /// Re-queues the unreachable thresholds of the tasks of apps whose strategy changed.
@@ -391,7 +392,7 @@ impl Engine {
             .map(|(instance, t)| (instance.into(), t.id(instance)))
             .collect();
         for (instance, id) in unreachable {
-            self.arm_unreachable(&instance, &id);
+            self.arm_unreachable(self.instances.key(&instance), &id);
         }
     }
 }

@@ -10,6 +10,7 @@ use super::super::types::{
     ActiveState, DeploymentResult, ExpungeReason, Millis, State, TerminalState,
 };
 use super::apps::AppIdx;
+use super::tasks::Key;
 use super::{Engine, Step};
 
 #[derive(Debug, PartialEq, Eq)]
@@ -99,14 +100,14 @@ impl Engine {
                 task,
                 since,
             } => {
-                self.unreachable_due(&instance, &task, since, now, fx);
+                self.unreachable_due(self.instances.key(&instance), &task, since, now, fx);
             }
             TimerKind::Lost {
                 instance,
                 task,
                 deadline,
             } => {
-                self.lost_timeout(&instance, &task, deadline, fx);
+                self.lost_timeout(self.instances.key(&instance), &task, deadline, fx);
             }
             TimerKind::Tombstone { task, expires } => {
                 if self.tombstones.get(&task) == Some(&expires) {
@@ -123,7 +124,7 @@ impl Engine {
     }
 
     /// Queues the next unreachable threshold of a task that is unreachable now.
-    pub(super) fn arm_unreachable(&mut self, instance: &str, id: &str) {
+    pub(super) fn arm_unreachable(&mut self, instance: Key<'_>, id: &str) {
         let Some(task) = self.find(instance, id) else {
             return;
         };
@@ -143,7 +144,7 @@ impl Engine {
             self.push_timer(
                 at,
                 TimerKind::Unreachable {
-                    instance: instance.into(),
+                    instance: instance.as_str().into(),
                     task: id.into(),
                     since,
                 },
@@ -154,7 +155,7 @@ impl Engine {
     /// Applies the unreachable thresholds of one task that are due by `now`.
     pub(super) fn unreachable_due_at(
         &mut self,
-        instance: &str,
+        instance: Key<'_>,
         id: &str,
         now: Millis,
         fx: &mut impl Effects,
@@ -167,7 +168,7 @@ impl Engine {
     /// RULES.md "Unreachable timers": inactive first, then expunge, each at its threshold.
     fn unreachable_due(
         &mut self,
-        instance: &str,
+        instance: Key<'_>,
         id: &str,
         since: Millis,
         now: Millis,
@@ -217,7 +218,13 @@ impl Engine {
     }
 
     /// RULES.md LOST step 4: no instance event came in time.
-    fn lost_timeout(&mut self, instance: &str, id: &str, deadline: Millis, fx: &mut impl Effects) {
+    fn lost_timeout(
+        &mut self,
+        instance: Key<'_>,
+        id: &str,
+        deadline: Millis,
+        fx: &mut impl Effects,
+    ) {
         let Some(task) = self.find_mut(instance, id) else {
             return;
         };

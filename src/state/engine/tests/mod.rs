@@ -68,7 +68,7 @@ impl H {
                 pod: false,
             },
             app,
-            status: MesosState::parse(status).map_or(Status::Other(status), Status::Known),
+            status: MesosState::parse(status).map_or(Status::Other, Status::Known),
             message,
             reason,
             host,
