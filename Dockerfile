@@ -14,6 +14,8 @@ WORKDIR /src
 # The manifest names the benches, so cargo needs them to read it; tests are not needed to build.
 COPY Cargo.toml Cargo.lock build.rs ./
 COPY benches ./benches
+# The workspace's simulated Marathon (the `demo` subcommand runs on it).
+COPY crates ./crates
 COPY src ./src
 RUN MARATHON_TASK_EXPORTER_REVISION="$REVISION" cargo build --release --locked --bin marathon-task-exporter
 

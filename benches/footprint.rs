@@ -11,7 +11,7 @@ mod support;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use marathon_task_exporter::fake_marathon::payload;
+use marathon_sim::fake::payload;
 use marathon_task_exporter::marathon::api::parse_tasks;
 use marathon_task_exporter::metrics::Metrics;
 

@@ -37,9 +37,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use marathon_sim::fake::payload;
 use marathon_task_exporter::Exporter;
 use marathon_task_exporter::config::Config;
-use marathon_task_exporter::fake_marathon::payload;
 use marathon_task_exporter::metrics::Metrics;
 use reqwest::StatusCode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -8,9 +8,9 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
+use marathon_sim::fake::{FakeMarathon, FakeOptions, payload};
 use marathon_task_exporter::Exporter;
 use marathon_task_exporter::config::Config;
-use marathon_task_exporter::fake_marathon::{FakeMarathon, FakeOptions, payload};
 use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio::time::{MissedTickBehavior, interval};

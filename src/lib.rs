@@ -27,29 +27,28 @@
 //!   their limits (timeouts, header size, concurrent scrapes) and graceful shutdown.
 //! - [`clock`], [`health`]: Marathon's clock as read live; readiness and the status page's facts.
 //! - [`secret`]: secrets that never show in Debug or Display, and secret files.
-//! - [`fake_marathon`]: an in-process Marathon speaking the real wire format, for tests and demos.
 //! - [`recording`]: the recording file format (snapshots and raw stream with local times).
-//! - [`record`]: the `record` subcommand: a Marathon's snapshots and stream to a recording.
-//! - [`replay`]: the `replay` subcommand: a recording through the rules offline, with a summary.
-//! - [`demo`]: the `demo` subcommand: a simulated cluster on a fake Marathon, the exporter against it.
+//! - [`cmd`]: the subcommands, each with its arguments: `demo` (the exporter against the simulated
+//!   Marathon of the `marathon-sim` crate), `record` (a Marathon's snapshots and stream to a
+//!   recording), `replay` (a recording through the rules offline, with a summary).
+//!
+//! The simulated Marathon (a fake server and a seeded cluster that knows the truth) is the
+//! workspace crate `marathon-sim` (`crates/marathon-sim`), used by `demo` and the tests.
 //!
 //! Arrows point inward: `stream`, `resync`, `writer`, `metrics` and `http` use `state`;
-//! `state`, `sse` and `config` use nothing else of the crate.
+//! `state` and `sse` use nothing else of the crate, `config` only the subcommands' arguments.
 
 pub mod client;
 pub mod clock;
+pub mod cmd;
 pub mod config;
 pub mod connection;
-pub mod demo;
-pub mod fake_marathon;
 pub mod health;
 pub mod http;
 pub mod marathon;
 pub mod metrics;
 pub mod pipeline;
-pub mod record;
 pub mod recording;
-pub mod replay;
 pub mod resync;
 pub mod secret;
 pub mod sse;

@@ -3,10 +3,11 @@
 
 use std::path::Path;
 
+use marathon_task_exporter::StartError;
 use marathon_task_exporter::client::ClientError;
+use marathon_task_exporter::cmd::{demo, record, replay};
 use marathon_task_exporter::config::{Cli, Command, Config, LogFormat};
 use marathon_task_exporter::web::WebConfig;
-use marathon_task_exporter::{StartError, demo, record, replay};
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::try_parse_validated_from(std::env::args_os()).unwrap_or_else(|e| e.exit());

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use marathon_task_exporter::fake_marathon::payload;
+use marathon_sim::fake::payload;
 use marathon_task_exporter::metrics::Metrics;
 use marathon_task_exporter::pipeline::{Pipeline, ReplayClock};
 use marathon_task_exporter::state::{ActiveState, Engine, Settings};

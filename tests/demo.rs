@@ -9,7 +9,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{Samples, parse, scrape};
-use marathon_task_exporter::demo::{CYCLE, Demo, DemoOptions, Scenario};
+use marathon_sim::{CYCLE, Scenario};
+use marathon_task_exporter::cmd::demo::{Demo, DemoOptions};
 
 const BIN: &str = env!("CARGO_BIN_EXE_marathon-task-exporter");
 

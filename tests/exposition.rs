@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 
-use marathon_task_exporter::fake_marathon::payload;
+use marathon_sim::fake::payload;
 use marathon_task_exporter::metrics::Metrics;
 use marathon_task_exporter::pipeline::{Pipeline, ReplayClock};
 use marathon_task_exporter::state::{

@@ -7,8 +7,8 @@ mod props;
 
 use std::path::{Path, PathBuf};
 
+use marathon_sim::format_timestamp;
 use marathon_task_exporter::marathon::SUBSCRIBED;
-use marathon_task_exporter::marathon::time::format_timestamp;
 use marathon_task_exporter::state::MesosState;
 use proptest::prelude::*;
 use proptest::sample::select;

@@ -18,9 +18,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use common::{config, parse, scrape, until_ready};
+use marathon_sim::fake::{FakeMarathon, Mode, payload};
 use marathon_task_exporter::Exporter;
 use marathon_task_exporter::config::Config;
-use marathon_task_exporter::fake_marathon::{FakeMarathon, Mode, payload};
 use monitoring_support::{
     GOLDEN_EXPOSITION, RULES, Vars, dashboards, exposition_names, label_values, path, read,
     recorded, rules, unknown_names,

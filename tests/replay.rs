@@ -12,9 +12,9 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use common::{Samples, parse, scrape};
-use marathon_task_exporter::demo::{Demo, DemoOptions};
-use marathon_task_exporter::fake_marathon::payload;
-use marathon_task_exporter::replay::replay_file;
+use marathon_sim::fake::payload;
+use marathon_task_exporter::cmd::demo::{Demo, DemoOptions};
+use marathon_task_exporter::cmd::replay::replay_file;
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_marathon-task-exporter");
@@ -374,8 +374,8 @@ fn corrupt_recordings_give_a_clear_error() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_recording_of_a_marathon_replays_to_its_counts() {
+    use marathon_sim::fake::FakeMarathon;
     use marathon_task_exporter::config::RecordArgs;
-    use marathon_task_exporter::fake_marathon::FakeMarathon;
 
     let dir = tempfile::tempdir().unwrap();
     let output = dir.path().join("marathon.jsonl");
@@ -403,7 +403,7 @@ async fn a_recording_of_a_marathon_replays_to_its_counts() {
         duration: None,
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let recording = tokio::spawn(marathon_task_exporter::record::run(
+    let recording = tokio::spawn(marathon_task_exporter::cmd::record::run(
         config.clone(),
         args,
         async move {

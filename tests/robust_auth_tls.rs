@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use common::authority::Authority;
 use common::{eventually, get, parse, scrape, until_ready};
+use marathon_sim::fake::{FakeMarathon, FakeOptions, FakeTls};
 use marathon_task_exporter::Exporter;
 use marathon_task_exporter::config::Config;
-use marathon_task_exporter::fake_marathon::{FakeMarathon, FakeOptions, FakeTls};
 use rcgen::ExtendedKeyUsagePurpose;
 
 const CONNECT_OK: &str = "marathon_exporter_stream_connects_total{result=\"success\"}";

@@ -16,9 +16,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use common::{eventually, get, scrape, until_ready};
+use marathon_sim::fake::{FakeLogin, FakeMarathon, FakeOptions, LOGIN_PATH};
 use marathon_task_exporter::Exporter;
 use marathon_task_exporter::config::Config;
-use marathon_task_exporter::fake_marathon::{FakeLogin, FakeMarathon, FakeOptions, LOGIN_PATH};
 use tempfile::TempDir;
 
 const UID: &str = "prometheus-exporter";

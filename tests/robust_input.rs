@@ -6,8 +6,8 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::{PATIENCE, parse, scrape, until_ready};
+use marathon_sim::fake::{FakeMarathon, payload};
 use marathon_task_exporter::Exporter;
-use marathon_task_exporter::fake_marathon::{FakeMarathon, payload};
 use serde_json::{Value, json};
 
 const WEB: &str = "/prod/web";

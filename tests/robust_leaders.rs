@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use common::{PATIENCE, Samples, eventually, get, parse, scrape, until_ready, until_value};
+use marathon_sim::fake::{FakeMarathon, FakeOptions, Mode, payload};
 use marathon_task_exporter::Exporter;
 use marathon_task_exporter::config::{Config, Secret};
-use marathon_task_exporter::fake_marathon::{FakeMarathon, FakeOptions, Mode, payload};
 
 const WEB: &str = "/prod/web";
 const STATUS_EVENTS: &str = "marathon_exporter_events_total{type=\"status_update_event\"}";

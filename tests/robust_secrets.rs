@@ -12,9 +12,9 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use common::{eventually, get, parse, scrape, until_ready};
+use marathon_sim::fake::{FakeMarathon, FakeOptions, Mode};
 use marathon_task_exporter::Exporter;
 use marathon_task_exporter::config::{Config, Secret};
-use marathon_task_exporter::fake_marathon::{FakeMarathon, FakeOptions, Mode};
 
 const PASSWORD: &str = "hunter2-very-secret";
 const TOKEN: &str = "tok-very-secret";

@@ -7,9 +7,9 @@ mod common;
 use std::time::Duration;
 
 use common::{PATIENCE, Samples, eventually, get, parse, scrape, until_ready, until_value};
+use marathon_sim::fake::{FakeMarathon, Mode, payload};
 use marathon_task_exporter::Exporter;
 use marathon_task_exporter::config::Config;
-use marathon_task_exporter::fake_marathon::{FakeMarathon, Mode, payload};
 use serde_json::Value;
 
 const WEB: &str = "/prod/web";

@@ -6,8 +6,8 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::{Samples, config, get, normalize, parse, scrape, until_ready, until_value};
+use marathon_sim::fake::{FakeMarathon, payload};
 use marathon_task_exporter::Exporter;
-use marathon_task_exporter::fake_marathon::{FakeMarathon, payload};
 
 const WEB: &str = "/prod/web";
 const API: &str = "/prod/api";

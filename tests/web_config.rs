@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use common::authority::Authority;
 use common::{PATIENCE, eventually};
-use marathon_task_exporter::demo::{Demo, DemoOptions};
+use marathon_task_exporter::cmd::demo::{Demo, DemoOptions};
 use marathon_task_exporter::web::{Limits, WebConfig};
 use marathon_task_exporter::{Exporter, StartOptions};
 use rcgen::ExtendedKeyUsagePurpose;

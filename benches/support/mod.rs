@@ -2,7 +2,7 @@
 //! bytes Marathon sends, and the baseline every throughput figure is quoted against.
 #![allow(dead_code)]
 
-use marathon_task_exporter::fake_marathon::payload;
+use marathon_sim::fake::payload;
 
 /// Pre-encoded SSE bytes and how many events they hold.
 pub struct Workload {

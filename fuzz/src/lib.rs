@@ -4,12 +4,13 @@
 
 use std::borrow::Cow;
 
-use marathon_task_exporter::fake_marathon::payload;
+use marathon_sim::fake::payload;
+use marathon_sim::format_timestamp;
 use marathon_task_exporter::marathon::events::{EventKind, decode};
 use marathon_task_exporter::marathon::ids::{
     app_id_from_safe_path, parse_instance_id, parse_task_id,
 };
-use marathon_task_exporter::marathon::time::{format_timestamp, parse_timestamp};
+use marathon_task_exporter::marathon::time::parse_timestamp;
 use marathon_task_exporter::pipeline::{Clock as _, Pipeline, ReplayClock};
 use marathon_task_exporter::sse::{Decoder, Frame};
 use marathon_task_exporter::state::{

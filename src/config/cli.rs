@@ -4,16 +4,16 @@
 
 use std::collections::HashMap;
 use std::ffi::OsString;
-use std::path::PathBuf;
-use std::time::Duration;
 
 use clap::error::ErrorKind;
 use clap::parser::ValueSource;
-use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use super::env::{annotate, env_var_of};
-use super::values::duration_at_least;
 use super::{Config, DEMO_LISTEN_ADDRESS, PASSWORD_ENV};
+pub use crate::cmd::demo::{DemoArgs, MAX_DEMO_SPEED};
+pub use crate::cmd::record::RecordArgs;
+pub use crate::cmd::replay::ReplayArgs;
 
 /// `--version`: the version and the source revision (`build.rs`).
 const VERSION: &str = concat!(
@@ -59,56 +59,6 @@ pub enum Command {
     Record(RecordArgs),
     /// Feed a recording through the rules offline and print a per-app summary
     Replay(ReplayArgs),
-}
-
-/// Flags of `demo` (besides the exporter's own, such as `--web.listen-address`).
-#[derive(Args, Clone, Debug)]
-pub struct DemoArgs {
-    /// Seed of the simulation: the same seed gives the same sequence of events [default: random]
-    #[arg(long, value_name = "N")]
-    pub seed: Option<u64>,
-    /// Simulated seconds per real second
-    #[arg(long, value_name = "X", default_value = "10", value_parser = parse_speed)]
-    pub speed: f64,
-    /// Also record what the exporter receives to FILE (the format of `record`; see `replay`)
-    #[arg(long, value_name = "FILE")]
-    pub record: Option<PathBuf>,
-}
-
-/// Flags of `record` (besides the `--marathon.*` connection flags).
-#[derive(Args, Clone, Debug)]
-pub struct RecordArgs {
-    /// File to write the recording to (replaced if it exists)
-    #[arg(long, short = 'o', value_name = "FILE")]
-    pub output: PathBuf,
-    /// Stop after this long [default: at ctrl-c or SIGTERM]
-    #[arg(long, value_name = "DURATION", value_parser = duration_at_least(Duration::from_millis(1)))]
-    pub duration: Option<Duration>,
-}
-
-/// Flags of `replay` (besides the rule flags, such as `--lost.resolve-timeout`).
-#[derive(Args, Clone, Debug)]
-pub struct ReplayArgs {
-    /// A recording made by `record` or `demo --record`
-    #[arg(value_name = "FILE")]
-    pub file: PathBuf,
-    /// Also print the final text exposition, as /metrics would have served it
-    #[arg(long)]
-    pub exposition: bool,
-}
-
-/// Fastest `--speed`: beyond this the simulation is just a burst of events.
-pub const MAX_DEMO_SPEED: f64 = 10_000.0;
-
-fn parse_speed(text: &str) -> Result<f64, String> {
-    let speed: f64 = text
-        .trim()
-        .parse()
-        .map_err(|_| format!("'{text}' is not a number such as 10 or 0.5"))?;
-    if !(speed.is_finite() && speed > 0.0 && speed <= MAX_DEMO_SPEED) {
-        return Err(format!("must be above 0 and at most {MAX_DEMO_SPEED}"));
-    }
-    Ok(speed)
 }
 
 impl Cli {

@@ -19,11 +19,11 @@ use clap::{ArgAction, Args, ValueEnum};
 use url::Url;
 
 pub use self::cli::{Cli, Command, DemoArgs, MAX_DEMO_SPEED, RecordArgs, ReplayArgs};
+pub(crate) use self::values::duration_at_least;
 pub use self::values::parse_byte_size;
 use self::values::{
-    any_duration, duration_at_least, parse_listen_address, parse_marathon_url,
-    parse_max_event_bytes, parse_max_snapshot_bytes, parse_password_file, parse_telemetry_path,
-    parse_username,
+    any_duration, parse_listen_address, parse_marathon_url, parse_max_event_bytes,
+    parse_max_snapshot_bytes, parse_password_file, parse_telemetry_path, parse_username,
 };
 pub use crate::secret::{Secret, read_secret_file};
 

@@ -42,7 +42,7 @@ pub fn parse_byte_size(text: &str) -> Result<usize, String> {
 }
 
 /// A duration such as `500ms`, `30s` or `1h30m`, at least `min`.
-pub(super) fn duration_at_least(
+pub(crate) fn duration_at_least(
     min: Duration,
 ) -> impl Fn(&str) -> Result<Duration, String> + Clone {
     move |text| {

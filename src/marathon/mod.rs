@@ -13,7 +13,7 @@ pub use api::{
 };
 pub use events::{DecodeError, EventKind, RawEvent, SUBSCRIBED, decode};
 pub use ids::{parse_instance_id, parse_task_id};
-pub use time::{format_timestamp, parse_http_date, parse_timestamp};
+pub use time::{parse_http_date, parse_timestamp};
 
 #[cfg(test)]
 mod tests {

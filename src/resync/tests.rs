@@ -13,9 +13,9 @@ use url::Url;
 use super::*;
 use crate::config::{Config, Secret};
 use crate::connection::LeaderMismatch;
-use crate::fake_marathon::{FakeMarathon, FakeOptions, payload};
 use crate::metrics::Metrics;
 use crate::state::{MesosState, Store};
+use marathon_sim::fake::{FakeMarathon, FakeOptions, payload};
 
 const BOUND: Duration = Duration::from_secs(10);
 const WEB: &str = "/prod/web";

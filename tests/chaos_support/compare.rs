@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use marathon_task_exporter::demo::{ActiveTasks, Truth};
+use marathon_sim::{ActiveTasks, Truth};
 use marathon_task_exporter::state::ExpungeReason;
 
 /// Samples of an exposition: `name{labels sorted}` → value.

@@ -5,8 +5,9 @@
 use std::collections::{HashSet, VecDeque};
 use std::time::Duration;
 
-use marathon_task_exporter::demo::Scenario;
-use marathon_task_exporter::marathon::time::{format_timestamp, parse_timestamp};
+use marathon_sim::Scenario;
+use marathon_sim::format_timestamp;
+use marathon_task_exporter::marathon::time::parse_timestamp;
 use marathon_task_exporter::state::Millis;
 use serde_json::Value;
 use tokio::time::{Instant, MissedTickBehavior, interval};

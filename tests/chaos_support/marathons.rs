@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use marathon_task_exporter::fake_marathon::{FakeMarathon, FakeOptions, Mode};
+use marathon_sim::fake::{FakeMarathon, FakeOptions, Mode};
 use serde_json::Value;
 use tokio::time::Instant;
 

@@ -17,10 +17,10 @@ mod reference;
 
 use std::time::Duration;
 
+use marathon_sim::Scenario;
+use marathon_sim::fake::payload;
 use marathon_task_exporter::Exporter;
 use marathon_task_exporter::config::Config;
-use marathon_task_exporter::demo::Scenario;
-use marathon_task_exporter::fake_marathon::payload;
 use marathon_task_exporter::state::Millis;
 use tokio::time::{Instant, sleep};
 

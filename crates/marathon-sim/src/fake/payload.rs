@@ -252,7 +252,7 @@ pub fn task_id(app_id: &str, n: u32, incarnation: u32) -> String {
 
 /// Marathon's timestamp format, UTC with milliseconds: 1602061982771 → "2020-10-07T09:13:02.771Z".
 pub fn timestamp(ms: i64) -> String {
-    crate::marathon::time::format_timestamp(ms)
+    crate::time::format_timestamp(ms)
 }
 
 /// Milliseconds since the Unix epoch, now.

@@ -5,15 +5,6 @@
 //! `--speed` times faster than real time and starts at the real current time; event timestamps are
 //! simulated Marathon time.
 
-mod catalog;
-mod cluster;
-mod incidents;
-mod lifecycle;
-mod operators;
-mod pods;
-mod scenario;
-mod truth;
-
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -26,15 +17,43 @@ use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior, interval, sleep};
 use tokio_util::sync::CancellationToken;
 
-pub use self::incidents::CYCLE;
-pub use self::scenario::Scenario;
-pub use self::truth::{ActiveTasks, Truth};
-use crate::config::{Config, DemoArgs};
-use crate::fake_marathon::{FakeMarathon, FakeOptions, payload};
+use clap::Args;
+use marathon_sim::Scenario;
+use marathon_sim::fake::{FakeMarathon, FakeOptions, payload};
+
+use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::recording::Recorder;
 use crate::state::Millis;
 use crate::{Exporter, StartOptions};
+
+/// Flags of `demo` (besides the exporter's own, such as `--web.listen-address`).
+#[derive(Args, Clone, Debug)]
+pub struct DemoArgs {
+    /// Seed of the simulation: the same seed gives the same sequence of events [default: random]
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// Simulated seconds per real second
+    #[arg(long, value_name = "X", default_value = "10", value_parser = parse_speed)]
+    pub speed: f64,
+    /// Also record what the exporter receives to FILE (the format of `record`; see `replay`)
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
+}
+
+/// Fastest `--speed`: beyond this the simulation is just a burst of events.
+pub const MAX_DEMO_SPEED: f64 = 10_000.0;
+
+fn parse_speed(text: &str) -> Result<f64, String> {
+    let speed: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{text}' is not a number such as 10 or 0.5"))?;
+    if !(speed.is_finite() && speed > 0.0 && speed <= MAX_DEMO_SPEED) {
+        return Err(format!("must be above 0 and at most {MAX_DEMO_SPEED}"));
+    }
+    Ok(speed)
+}
 
 /// Real time between two advances of the simulation.
 const STEP: Duration = Duration::from_millis(50);

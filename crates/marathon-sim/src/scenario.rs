@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use super::catalog;
 use super::cluster::{Cluster, Key, Phase, Task};
-use crate::state::Millis;
+use crate::time::Millis;
 
 pub(super) const SECOND: Millis = 1000;
 

@@ -11,8 +11,8 @@ use super::catalog::{AppSpec, Kind};
 use super::operators::{health_results, labels};
 use super::pods::POD_CONTAINER;
 use super::truth::Truth;
-use crate::fake_marathon::payload;
-use crate::state::Millis;
+use crate::fake::payload;
+use crate::time::Millis;
 
 const AGENT_PREFIX: &str = "c3a9e2f1-5b7d-4e08-a6c4-91d0b8e7f254-S";
 

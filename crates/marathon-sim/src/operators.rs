@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 
 use super::cluster::{Cluster, Key};
-use crate::fake_marathon::payload;
+use crate::fake::payload;
 
 /// The team that owns an app, as its Marathon label `team` says.
 pub(super) fn team(app_id: &str) -> &'static str {

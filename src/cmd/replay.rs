@@ -9,16 +9,29 @@
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
-use crate::config::{Config, ReplayArgs};
+use clap::Args;
+
+use crate::config::Config;
 use crate::marathon::api::parse_snapshot;
 use crate::metrics::{Metrics, Sink};
 use crate::pipeline::{Clock as _, Pipeline, ReplayClock, Tee};
 use crate::recording::{Entry, Header, Reader, RecordingError};
 use crate::state::{Engine, Millis, Tally};
+
+/// Flags of `replay` (besides the rule flags, such as `--lost.resolve-timeout`).
+#[derive(Args, Clone, Debug)]
+pub struct ReplayArgs {
+    /// A recording made by `record` or `demo --record`
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Also print the final text exposition, as /metrics would have served it
+    #[arg(long)]
+    pub exposition: bool,
+}
 
 /// What a replay produced.
 pub struct Replay {

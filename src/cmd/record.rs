@@ -7,15 +7,17 @@
 //! stamped on the connection clock as read from the recorded events.
 
 use std::future::Future;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use clap::Args;
 use tokio::sync::{mpsc, watch};
 use tokio::time::{sleep, timeout};
 use tokio_util::sync::CancellationToken;
 
 use crate::client::{MarathonClient, origin};
-use crate::config::{Config, RecordArgs};
+use crate::config::{Config, duration_at_least};
 use crate::connection::{Connection, Publisher, Watcher, base_of};
 use crate::marathon::events::decode;
 use crate::recording::RecordingWriter;
@@ -23,6 +25,17 @@ use crate::resync::{Bodies, fetch_bodies};
 use crate::sse::{Decoder, Frame};
 use crate::state::{MarathonClock, Millis};
 use crate::stream::{Backoff, connect};
+
+/// Flags of `record` (besides the `--marathon.*` connection flags).
+#[derive(Args, Clone, Debug)]
+pub struct RecordArgs {
+    /// File to write the recording to (replaced if it exists)
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: PathBuf,
+    /// Stop after this long [default: at ctrl-c or SIGTERM]
+    #[arg(long, value_name = "DURATION", value_parser = duration_at_least(Duration::from_millis(1)))]
+    pub duration: Option<Duration>,
+}
 
 /// The recording and Marathon's clock as the recorded events tell it, shared by the stream and
 /// snapshot loops.

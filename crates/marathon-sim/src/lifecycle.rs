@@ -6,7 +6,7 @@
 use super::catalog::Kind;
 use super::cluster::{Key, Phase, Task};
 use super::scenario::{Action, SECOND, Scenario};
-use crate::state::Millis;
+use crate::time::Millis;
 
 /// Longest launch backoff of a crash-looping instance (Marathon's `maxLaunchDelaySeconds`, shortened).
 const MAX_BACKOFF: Millis = 60 * SECOND;

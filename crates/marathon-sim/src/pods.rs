@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use super::catalog::Kind;
 use super::cluster::{Cluster, Phase, Task};
-use crate::fake_marathon::payload::{self, APP_VERSION};
+use crate::fake::payload::{self, APP_VERSION};
 
 /// The container name of pod tasks, as in their ids.
 pub(super) const POD_CONTAINER: &str = "shipper";

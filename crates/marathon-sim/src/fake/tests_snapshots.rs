@@ -7,7 +7,6 @@ use serde_json::{Value, json};
 
 use super::payload;
 use super::*;
-use crate::marathon::time::{parse_http_date, parse_timestamp};
 
 const BOUND: Duration = Duration::from_secs(5);
 
@@ -35,6 +34,22 @@ fn leader(resp: &reqwest::Response) -> Option<&str> {
     resp.headers()
         .get("x-marathon-leader")
         .map(|v| v.to_str().expect("ascii"))
+}
+
+/// Milliseconds since the epoch of `at`.
+fn millis(at: std::time::SystemTime) -> i64 {
+    let since = at
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970");
+    i64::try_from(since.as_millis()).expect("in range")
+}
+
+fn parse_http_date(text: &str) -> Option<i64> {
+    httpdate::parse_http_date(text).ok().map(millis)
+}
+
+fn parse_timestamp(text: &str) -> Option<i64> {
+    humantime::parse_rfc3339(text).ok().map(millis)
 }
 
 fn date(resp: &reqwest::Response) -> i64 {

@@ -1,6 +1,6 @@
 //! The simulated cluster's apps: ids, sizes, unreachable strategies, start-up times and behaviour.
 
-use crate::state::Millis;
+use crate::time::Millis;
 
 /// How an app's tasks live once running.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
