@@ -19,7 +19,9 @@
 //! - [`resync`]: I/O: snapshots of `/v2/tasks`, `/v2/apps` and `/v2/pods/::status` from the stream's
 //!   leader, size-bounded, stamped on the connection clock.
 //! - [`writer`]: the single task that owns the map; a [`writer::Observer`] sees its inputs (a
-//!   recording for `demo --record`), so it knows nothing of the recording format.
+//!   recording for `demo --record` and `record`), so it knows nothing of the recording format.
+//! - [`live`]: the stream, the resync and the writer wired together over one client: what
+//!   [`Exporter`] serves and what `record` records.
 //! - [`metrics`]: every family declared once; per-app counters kept as atomics and written straight
 //!   to text; per-app gauges computed at scrape time.
 //! - [`http`]: `/metrics`, `/healthz`, `/readyz`, `/`.
@@ -45,6 +47,7 @@ pub mod config;
 pub mod connection;
 pub mod health;
 pub mod http;
+pub mod live;
 pub mod marathon;
 pub mod metrics;
 pub mod pipeline;
@@ -66,13 +69,11 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::client::{ClientError, MarathonClient};
-use crate::clock::SharedClock;
+use crate::client::ClientError;
 use crate::config::Config;
 use crate::health::Readiness;
 use crate::metrics::Metrics;
-use crate::pipeline::Pipeline;
-use crate::state::{Engine, Millis, Settings, Strategy};
+use crate::state::{Millis, Settings, Strategy};
 
 /// Chunks read from the stream that may wait for the writer (each is one or more socket reads,
 /// coalesced); their bytes are bounded too, by [`stream::STREAM_CHANNEL_BYTES`].
@@ -171,70 +172,12 @@ impl Exporter {
             })?,
             None => web::WebConfig::default(),
         };
-        if config.insecure_skip_verify {
-            tracing::warn!("TLS verification of Marathon is off (--marathon.insecure-skip-verify)");
-        }
-        let client = Arc::new(MarathonClient::new(&config)?);
-        let clock = Arc::new(SharedClock::new());
-        let engine = Engine::new(settings(&config))
-            .with_label_allowlist(state::LabelAllowlist::parse(&config.app_label_allowlist));
-        let now_clock = Arc::clone(&clock);
-        let metrics = Metrics::new(engine.reader(), Arc::new(move || now_clock.now()));
-        let readiness = Arc::new(Readiness::new());
-        let cancel = CancellationToken::new();
-        let (stream_tx, stream_rx) = stream::channel(STREAM_CHANNEL, stream::STREAM_CHANNEL_BYTES);
-        let (snapshot_tx, snapshot_rx) = tokio::sync::mpsc::channel(1);
-        let (trigger_tx, trigger_rx) = tokio::sync::mpsc::channel(1);
-        let (connection_tx, connection_rx) = tokio::sync::watch::channel(None);
-
-        let pipeline = Pipeline::new(
-            engine,
-            metrics.sink(),
-            clock::LiveClock::new(Arc::clone(&clock)),
-            config.max_event_bytes,
-        );
-        let mut tasks = Vec::new();
-        let inputs = writer::Inputs {
-            stream: stream_rx,
-            snapshots: snapshot_rx,
-            resync: trigger_tx.clone(),
-        };
-        tasks.push(tokio::spawn(writer::run_observed(
-            pipeline,
-            inputs,
-            Arc::clone(&readiness),
-            cancel.clone(),
-            options.recorder,
-        )));
-        let stream = stream::Stream {
-            client: Arc::clone(&client),
-            clock: Arc::clone(&clock),
-            idle_timeout: config.idle_timeout,
-            backoff_max: config.backoff_max,
-            metrics: metrics.exporter.clone(),
-            readiness: Arc::clone(&readiness),
-            connection: connection_tx,
-        };
-        tasks.push(tokio::spawn(stream.run(
-            stream_tx,
-            trigger_tx,
-            cancel.clone(),
-        )));
-        let resync = resync::Resync {
-            client,
-            clock,
-            connection: connection_rx,
-            interval: config.resync_interval,
-            backoff_max: config.backoff_max,
-            max_bytes: config.max_snapshot_bytes,
-            metrics: metrics.exporter.clone(),
-            readiness: Arc::clone(&readiness),
-        };
-        tasks.push(tokio::spawn(resync.run(
-            trigger_rx,
-            snapshot_tx,
-            cancel.clone(),
-        )));
+        let live::Live {
+            metrics,
+            readiness,
+            cancel,
+            mut tasks,
+        } = live::Live::start(&config, options.recorder)?;
         let router = web.protect(http::router(
             metrics.clone(),
             Arc::clone(&readiness),
