@@ -1,7 +1,7 @@
 //! What applying an input causes: the engine reports each countable effect through [`Effects`],
 //! which the metrics layer implements with cached counter handles and tests implement with a recorder.
 
-use super::types::{
+use super::{
     ActiveState, Correction, DeploymentResult, EventError, ExpungeReason, MesosState,
     ReplacementReason, State,
 };

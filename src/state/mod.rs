@@ -4,6 +4,7 @@
 pub mod clock;
 pub mod effects;
 pub mod engine;
+pub mod input;
 pub mod snapshot;
 pub mod store;
 pub mod tally;
@@ -12,6 +13,7 @@ pub mod types;
 pub use clock::MarathonClock;
 pub use effects::{AgentSlot, AppSlot, Effects, Silent};
 pub use engine::{Engine, LabelAllowlist, Settings, check_invariants};
+pub use input::*;
 pub use snapshot::{Snapshot, SnapshotApp, SnapshotDeployment, SnapshotTask, SnapshotTasks};
 pub use store::{AgentView, AppInfo, AppLabels, AppView, Placement, Store, StoreReader};
 pub use tally::Tally;

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use super::effects::{AppSlot, Effects};
-use super::types::{
+use super::{
     ActiveState, Correction, DeploymentResult, EventError, ExpungeReason, MesosState,
     ReplacementReason, State, from_label,
 };

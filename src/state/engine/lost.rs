@@ -2,9 +2,7 @@
 //! `instance_changed_event`, and resolving it by the condition that event carries.
 
 use super::super::effects::Effects;
-use super::super::types::{
-    ActiveState, Condition, Millis, State, StatusUpdate, TaskRef, TerminalState,
-};
+use super::super::{ActiveState, Condition, Millis, State, StatusUpdate, TaskRef, TerminalState};
 use super::apps::AppIdx;
 use super::tasks::Key;
 use super::timers::TimerKind;

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use super::super::effects::{AppSlot, Effects};
 use super::super::snapshot::SnapshotDeployment;
 use super::super::store::AppLabels;
-use super::super::types::{DeploymentResult, Millis, TaskRef};
+use super::super::{DeploymentResult, Millis, TaskRef};
 use super::Engine;
 use super::apps::AppIdx;
 use super::tasks::{Health, Key};

@@ -13,7 +13,7 @@ use std::collections::VecDeque;
 use super::*;
 use crate::state::Tally;
 use crate::state::snapshot::{Snapshot, SnapshotApp, SnapshotTask, SnapshotTasks};
-use crate::state::types::DeploymentResult;
+use crate::state::{Condition, DeploymentResult, InstanceChanged, Status, StatusUpdate};
 
 const T0: Millis = 1_602_061_982_771;
 const APPS: [&str; 3] = ["/a", "/b/c", "/d"];

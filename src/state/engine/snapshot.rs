@@ -9,9 +9,7 @@ use foldhash::fast::RandomState;
 use super::super::effects::{AppSlot, Effects, Silent};
 use super::super::snapshot::{Snapshot, SnapshotApp, SnapshotTask};
 use super::super::store::Placement;
-use super::super::types::{
-    ActiveState, Correction, ExpungeReason, MesosState, Millis, State, TaskRef,
-};
+use super::super::{ActiveState, Correction, ExpungeReason, MesosState, Millis, State, TaskRef};
 use super::agents::host_label;
 use super::apps::AppIdx;
 use super::tasks::{Health, Key};

@@ -6,9 +6,7 @@ use std::cmp::Ordering;
 use std::sync::Arc;
 
 use super::super::effects::Effects;
-use super::super::types::{
-    ActiveState, DeploymentResult, ExpungeReason, Millis, State, TerminalState,
-};
+use super::super::{ActiveState, DeploymentResult, ExpungeReason, Millis, State, TerminalState};
 use super::apps::AppIdx;
 use super::tasks::Key;
 use super::{Engine, Step};

@@ -7,6 +7,7 @@ mod operators;
 use super::*;
 use crate::state::Tally;
 use crate::state::snapshot::{Snapshot, SnapshotApp, SnapshotTask};
+use crate::state::{Condition, InstanceChanged, Status, StatusUpdate};
 
 pub(super) const T0: Millis = 1_602_061_982_771;
 pub(super) const S: Millis = 1_000;

@@ -4,8 +4,8 @@
 use std::borrow::Cow;
 
 use super::*;
+use crate::state::DeploymentResult;
 use crate::state::snapshot::SnapshotDeployment;
-use crate::state::types::DeploymentResult;
 
 impl H {
     fn status_on(&mut self, app: &str, n: u32, status: &str, host: Option<&str>, at: Millis) {
