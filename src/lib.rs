@@ -4,14 +4,16 @@
 //!
 //! # Layout
 //! - [`config`]: flags and environment, validated. Pure.
-//! - [`state`]: the rules engine (RULES.md): vocabulary (`types`), the tables of each status's
-//!   effect (`engine/table.rs`), transitions, timers, LOST, snapshot diffs (`snapshot`: their input),
-//!   and the store scrapes read. Pure: no I/O, `now` passed in.
+//! - [`state`]: the rules engine (RULES.md): vocabulary (`types`), the inputs it accepts
+//!   (`input`), the tables of each status's effect (`engine/table.rs`), the map and transitions
+//!   (`engine`), status updates and instance events (`engine/status.rs`), timers, LOST, the
+//!   operators' state, snapshot diffs (`snapshot`: their input), and the store scrapes read. Pure:
+//!   no I/O, `now` passed in.
 //! - [`sse`]: incremental SSE decoder for Jetty's framing. Pure.
 //! - [`marathon`]: Marathon's wire formats: events, `/v2/tasks`, `/v2/apps`, `/v2/pods/::status`,
 //!   ids, timestamps. Pure.
 //! - [`pipeline`]: bytes → frames → events → rules, shared by the live writer and replays.
-//! - [`client`]: HTTP to Marathon: TLS, credentials, URLs.
+//! - [`client`]: HTTP to Marathon: TLS, credentials, URLs; the DC/OS service-account login.
 //! - [`stream`]: I/O: the event stream, leader redirects, reconnects; the channel to the writer,
 //!   bounded in messages and bytes.
 //! - [`connection`]: the stream's current connection as published to the resync, and the leader
