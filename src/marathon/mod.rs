@@ -4,6 +4,7 @@ pub mod api;
 pub mod events;
 mod fields;
 pub mod ids;
+mod kinds;
 mod scan;
 pub mod time;
 
