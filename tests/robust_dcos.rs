@@ -10,9 +10,7 @@
 
 mod common;
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use common::{eventually, get, scrape, until_ready};
@@ -38,38 +36,9 @@ fn key_lines(pem: &str) -> Vec<String> {
         .collect()
 }
 
-/// Everything logged by this process.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-fn logs() -> &'static Captured {
-    static LOGS: OnceLock<Captured> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        let captured = Captured::default();
-        let writer = captured.clone();
-        tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_ansi(false)
-            .with_writer(move || writer.clone())
-            .init();
-        captured
-    })
-}
-
 /// A fake Marathon with the login endpoint for [`UID`], issuing tokens valid `lifetime`.
 async fn marathon(lifetime: Duration) -> FakeMarathon {
-    logs();
+    common::logs::captured();
     let fake = FakeMarathon::start_with(FakeOptions {
         login: Some(FakeLogin {
             uid: UID.to_owned(),
@@ -96,6 +65,15 @@ fn credentials(dir: &TempDir, key: &str, login_endpoint: &str) -> PathBuf {
     });
     std::fs::write(&path, secret.to_string()).expect("write credentials");
     path
+}
+
+/// A credentials file with the key `key` (a fixture) and the fake's login endpoint: its
+/// directory (kept while the test runs), its path and the endpoint.
+fn account(fake: &FakeMarathon, key: &str) -> (TempDir, PathBuf, String) {
+    let dir = TempDir::new().unwrap();
+    let login = format!("{}{LOGIN_PATH}", fake.url());
+    let path = credentials(&dir, &fixture(key), &login);
+    (dir, path, login)
 }
 
 fn config(fake: &FakeMarathon, credentials: PathBuf) -> Config {
@@ -131,7 +109,7 @@ async fn exposed(exporter: &Exporter) -> String {
 
 /// Neither the key nor any issued token shows in the logs or in what the exporter serves.
 async fn assert_no_secret(exporter: &Exporter, fake: &FakeMarathon) {
-    let logged = String::from_utf8_lossy(&logs().0.lock().unwrap()).into_owned();
+    let logged = common::logs::captured().text();
     let served = exposed(exporter).await;
     let mut secrets = key_lines(&fixture("service-account.pem"));
     secrets.extend(key_lines(&fixture("other-account.pem")));
@@ -149,9 +127,7 @@ async fn assert_no_secret(exporter: &Exporter, fake: &FakeMarathon) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logs_in_with_the_service_account_and_sends_the_token() {
     let fake = marathon(Duration::from_secs(3600)).await;
-    let dir = TempDir::new().unwrap();
-    let login = format!("{}{LOGIN_PATH}", fake.url());
-    let path = credentials(&dir, &fixture("service-account.pem"), &login);
+    let (_dir, path, _) = account(&fake, "service-account.pem");
     let exporter = Exporter::start(config(&fake, path)).await.expect("start");
     until_ready(&exporter).await;
 
@@ -184,9 +160,7 @@ async fn logs_in_with_the_service_account_and_sends_the_token() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_401_mid_stream_logs_in_again_and_reconnects() {
     let fake = marathon(Duration::from_secs(3600)).await;
-    let dir = TempDir::new().unwrap();
-    let login = format!("{}{LOGIN_PATH}", fake.url());
-    let path = credentials(&dir, &fixture("service-account.pem"), &login);
+    let (_dir, path, _) = account(&fake, "service-account.pem");
     let exporter = Exporter::start(config(&fake, path)).await.expect("start");
     until_ready(&exporter).await;
     assert_eq!(fake.logins().len(), 1);
@@ -225,9 +199,7 @@ async fn a_401_mid_stream_logs_in_again_and_reconnects() {
 async fn the_token_is_renewed_before_it_expires() {
     // Tokens valid 6 s are renewed halfway (about 3 s in); the resync asks every 300 ms.
     let fake = marathon(Duration::from_secs(6)).await;
-    let dir = TempDir::new().unwrap();
-    let login = format!("{}{LOGIN_PATH}", fake.url());
-    let path = credentials(&dir, &fixture("service-account.pem"), &login);
+    let (_dir, path, _) = account(&fake, "service-account.pem");
     let mut config = config(&fake, path);
     config.resync_interval = Duration::from_millis(300);
     let exporter = Exporter::start(config).await.expect("start");
@@ -252,9 +224,7 @@ async fn the_token_is_renewed_before_it_expires() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_key_is_refused_and_readyz_says_so_with_the_backoff() {
     let fake = marathon(Duration::from_secs(3600)).await;
-    let dir = TempDir::new().unwrap();
-    let login = format!("{}{LOGIN_PATH}", fake.url());
-    let path = credentials(&dir, &fixture("other-account.pem"), &login);
+    let (_dir, path, login) = account(&fake, "other-account.pem");
     let exporter = Exporter::start(config(&fake, path)).await.expect("start");
 
     let (explained, reason) = readyz_until(&exporter, "next attempt in").await;
@@ -319,7 +289,7 @@ async fn a_rotated_key_file_is_read_at_the_next_login() {
 
 #[tokio::test]
 async fn a_bad_credentials_file_stops_the_start_naming_the_problem_not_the_key() {
-    logs();
+    common::logs::captured();
     let dir = TempDir::new().unwrap();
     let key = fixture("service-account.pem");
     let cases: Vec<(String, &str)> = vec![

@@ -6,8 +6,6 @@
 
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -22,39 +20,6 @@ const LOCATION_USER: &str = "leakuser";
 const LOCATION_PASSWORD: &str = "leak-pass";
 const CONNECT_OK: &str = "marathon_exporter_stream_connects_total{result=\"success\"}";
 const CONNECT_FAILED: &str = "marathon_exporter_stream_connects_total{result=\"failure\"}";
-
-/// Everything logged by this process.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Captured {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-fn capture_logs() -> Captured {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .try_init()
-        .expect("the only subscriber of this test binary");
-    captured
-}
 
 fn base64(text: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(text)
@@ -79,7 +44,7 @@ async fn exposed(exporter: &Exporter) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn credentials_never_leave_the_requests_they_belong_to() {
-    let logs = capture_logs();
+    let logs = common::logs::captured();
     let mut seen = String::new();
 
     // Basic auth: a standby redirects to a leader (with userinfo in Location) that rejects us.

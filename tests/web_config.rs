@@ -8,7 +8,6 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use common::authority::Authority;
@@ -22,36 +21,6 @@ use tokio::net::{TcpListener, TcpStream};
 
 const PASSWORD: &str = "correct horse battery staple";
 const WRONG: &str = "Tr0ub4dor&3";
-
-/// Everything logged by this test binary.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-fn logs() -> &'static Captured {
-    static LOGS: OnceLock<Captured> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        let captured = Captured::default();
-        let writer = captured.clone();
-        tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_ansi(false)
-            .with_writer(move || writer.clone())
-            .try_init()
-            .expect("the only subscriber of this test binary");
-        captured
-    })
-}
 
 impl Authority {
     fn server(&self) -> (String, String) {
@@ -80,7 +49,7 @@ fn hash(password: &str) -> String {
 
 /// The exporter (against a Marathon that is not there) serving with `yaml` as its web config.
 async fn serve_with(dir: &Path, yaml: &str, limits: Limits) -> Exporter {
-    logs();
+    common::logs::captured();
     let mut config = common::config("http://127.0.0.1:9");
     config.web_config_file = Some(write(dir, "web.yml", yaml));
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -361,7 +330,7 @@ async fn oversized_heads_get_431_and_slow_heads_and_handshakes_are_cut() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_serves_behind_the_web_config_too() {
-    logs();
+    common::logs::captured();
     let dir = tempfile::tempdir().unwrap();
     let ca = Authority::new("exporter CA");
     let (cert, key) = ca.server();
@@ -484,7 +453,7 @@ async fn credentials_never_reach_the_logs() {
         );
     }
     exporter.shutdown().await;
-    let logged = String::from_utf8_lossy(&logs().0.lock().unwrap()).into_owned();
+    let logged = common::logs::captured().text();
     assert!(
         logged.contains("marathon-task-exporter started"),
         "logs were captured"

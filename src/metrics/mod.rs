@@ -297,27 +297,7 @@ impl Metrics {
     /// it directly (the gauges' lines are the same in both formats, as no help text holds a `"`),
     /// the small rest converted from the text format.
     pub fn render_openmetrics(&self) -> String {
-        let mut out =
-            String::with_capacity(self.last_om_len.load(Ordering::Relaxed) * 9 / 8 + 4096);
-        let no_apps = std::collections::HashMap::new();
-        let _whole = self.lock.reading();
-        self.gauges.render_apps(&mut out);
-        let mut own = Vec::with_capacity(16 * 1024);
-        TextEncoder::new()
-            .encode(&self.registry.gather(), &mut own)
-            .expect("text encoding of gathered families");
-        let own_text = std::str::from_utf8(&own).expect("the text encoder writes UTF-8");
-        openmetrics::convert_into(&mut out, own_text, &no_apps, self.started);
-        self.apps.render_openmetrics(&mut out);
-        own.clear();
-        TextEncoder::new()
-            .encode(&self.process.gather(), &mut own)
-            .expect("text encoding of the process families");
-        let own_text = std::str::from_utf8(&own).expect("the text encoder writes UTF-8");
-        openmetrics::convert_into(&mut out, own_text, &no_apps, self.started);
-        out.push_str("# EOF\n");
-        self.last_om_len.store(out.len(), Ordering::Relaxed);
-        out
+        self.render_in(true)
     }
 
     /// When each live app's counters started, by escaped label (the `_created` of its series).
@@ -337,23 +317,44 @@ impl Metrics {
 
     /// The text exposition (format 0.0.4) of every family, in name order like a registry's.
     pub fn render(&self) -> String {
-        let mut out = String::with_capacity(self.last_len.load(Ordering::Relaxed) * 9 / 8 + 4096);
+        self.render_in(false)
+    }
+
+    /// Every family, in name order: marathon_app_* < marathon_exporter_* < marathon_task_* <
+    /// process_*; in OpenMetrics or the text format.
+    fn render_in(&self, openmetrics: bool) -> String {
+        let last = if openmetrics {
+            &self.last_om_len
+        } else {
+            &self.last_len
+        };
+        let mut out = String::with_capacity(last.load(Ordering::Relaxed) * 9 / 8 + 4096);
+        let no_apps = std::collections::HashMap::new();
+        let registry_part = |out: &mut String, registry: &Registry| {
+            let mut text = Vec::with_capacity(16 * 1024);
+            TextEncoder::new()
+                .encode(&registry.gather(), &mut text)
+                .expect("text encoding of gathered families");
+            let text = std::str::from_utf8(&text).expect("the text encoder writes UTF-8");
+            if openmetrics {
+                openmetrics::convert_into(out, text, &no_apps, self.started);
+            } else {
+                out.push_str(text);
+            }
+        };
         let _whole = self.lock.reading();
-        // marathon_app_* < marathon_exporter_* < marathon_task_*
         self.gauges.render_apps(&mut out);
-        let mut own = Vec::with_capacity(16 * 1024);
-        TextEncoder::new()
-            .encode(&self.registry.gather(), &mut own)
-            .expect("text encoding of gathered families");
-        out.push_str(std::str::from_utf8(&own).expect("the text encoder writes UTF-8"));
-        self.apps.render(&mut out);
-        // process_* sorts after marathon_*.
-        own.clear();
-        TextEncoder::new()
-            .encode(&self.process.gather(), &mut own)
-            .expect("text encoding of the process families");
-        out.push_str(std::str::from_utf8(&own).expect("the text encoder writes UTF-8"));
-        self.last_len.store(out.len(), Ordering::Relaxed);
+        registry_part(&mut out, &self.registry);
+        if openmetrics {
+            self.apps.render_openmetrics(&mut out);
+        } else {
+            self.apps.render(&mut out);
+        }
+        registry_part(&mut out, &self.process);
+        if openmetrics {
+            out.push_str("# EOF\n");
+        }
+        last.store(out.len(), Ordering::Relaxed);
         out
     }
 }

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod authority;
+pub mod logs;
 
 use std::collections::BTreeMap;
 use std::future::Future;
