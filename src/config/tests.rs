@@ -14,13 +14,18 @@ use std::io::Write as _;
 
 const BIN: &str = "marathon-task-exporter";
 
-fn try_parse(args: &[&str], env: &[(&str, &str)]) -> Result<Config, clap::Error> {
+/// The command line `args` with the environment `env` only.
+fn parse_cli(args: &[&str], env: &[(&str, &str)]) -> Result<Cli, clap::Error> {
     let env: HashMap<String, OsString> = env
         .iter()
         .map(|(k, v)| ((*k).to_owned(), OsString::from(v)))
         .collect();
     let argv = std::iter::once(BIN).chain(args.iter().copied());
-    Cli::try_parse_validated_from_env(argv, |name| env.get(name).cloned()).map(|cli| cli.config)
+    Cli::try_parse_validated_from_env(argv, |name| env.get(name).cloned())
+}
+
+fn try_parse(args: &[&str], env: &[(&str, &str)]) -> Result<Config, clap::Error> {
+    parse_cli(args, env).map(|cli| cli.config)
 }
 
 fn parse(args: &[&str]) -> Config {
@@ -707,15 +712,6 @@ fn help_and_version_exit_successfully() {
         let err = Cli::try_parse_validated_from([BIN, flag]).expect_err(flag);
         assert_eq!(err.exit_code(), 0, "{flag}");
     }
-}
-
-fn parse_cli(args: &[&str], env: &[(&str, &str)]) -> Result<Cli, clap::Error> {
-    let env: HashMap<String, OsString> = env
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), OsString::from(v)))
-        .collect();
-    let argv = std::iter::once(BIN).chain(args.iter().copied());
-    Cli::try_parse_validated_from_env(argv, |name| env.get(name).cloned())
 }
 
 #[test]
