@@ -3,7 +3,10 @@
 //! connect, or a DC/OS service-account login: [`dcos`]) that are only ever sent to those hosts and
 //! the leader they name.
 
+mod backoff;
 pub mod dcos;
+
+pub use self::backoff::Backoff;
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -15,13 +15,13 @@ use tokio::time::{Instant, interval_at, sleep};
 use tokio_util::sync::CancellationToken;
 
 pub use self::fetch::{Bodies, ResyncError, fetch_bodies};
+use crate::client::Backoff;
 use crate::client::MarathonClient;
 use crate::clock::SharedClock;
 use crate::connection::{Connection, Watcher};
 use crate::health::Readiness;
 use crate::metrics::SelfMetrics;
 use crate::state::{Millis, Snapshot};
-use crate::stream::Backoff;
 
 /// A snapshot and the stream connection it was taken for: the writer applies it only while that
 /// connection is the current one.
