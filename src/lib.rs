@@ -13,13 +13,15 @@
 //! - [`marathon`]: Marathon's wire formats: events, `/v2/tasks`, `/v2/apps`, `/v2/pods/::status`,
 //!   ids, timestamps. Pure.
 //! - [`pipeline`]: bytes → frames → events → rules, shared by the live writer and replays.
-//! - [`client`]: HTTP to Marathon: TLS, credentials, URLs; the DC/OS service-account login.
-//! - [`stream`]: I/O: the event stream, leader redirects, reconnects; the channel to the writer,
-//!   bounded in messages and bytes.
+//! - [`client`]: the one layer that talks to Marathon: TLS, credentials (the DC/OS
+//!   service-account login too), opening the event stream with its redirects, leader-bound and
+//!   size-bounded snapshot reads, backoff.
+//! - [`stream`]: I/O: reading the event stream, reconnecting; the channel to the writer, bounded
+//!   in messages and bytes.
 //! - [`connection`]: the stream's current connection as published to the resync, and the leader
 //!   check of snapshot answers.
-//! - [`resync`]: I/O: snapshots of `/v2/tasks`, `/v2/apps` and `/v2/pods/::status` from the stream's
-//!   leader, size-bounded, stamped on the connection clock.
+//! - [`resync`]: when to take a snapshot (after each connect, every `--resync.interval`), parsed
+//!   and stamped on the connection clock, for the writer.
 //! - [`writer`]: the single task that owns the map; a [`writer::Observer`] sees its inputs (a
 //!   recording for `demo --record` and `record`), so it knows nothing of the recording format.
 //! - [`live`]: the stream, the resync and the writer wired together over one client: what

@@ -1,12 +1,17 @@
-//! How the exporter talks to Marathon over HTTP: one reqwest client with the configured TLS, the
+//! The one layer that talks to Marathon over HTTP: a reqwest client with the configured TLS, the
 //! configured Marathon URLs, and credentials (basic auth, a DC/OS token file re-read at every
 //! connect, or a DC/OS service-account login: [`dcos`]) that are only ever sent to those hosts and
-//! the leader they name.
+//! the leader they name; opening the event stream with its redirects ([`connect`]), reading the
+//! snapshots from the stream's leader ([`fetch`]), and the backoff between attempts. The stream
+//! and the resync (and so `record`) reach Marathon only through it.
 
 mod backoff;
+pub mod connect;
 pub mod dcos;
+pub mod fetch;
 
 pub use self::backoff::Backoff;
+pub use self::fetch::{Bodies, ResyncError, fetch_bodies};
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -3,7 +3,6 @@
 //! while a connection is up, stamped on that connection's clock (RULES.md, Time and Snapshot), and
 //! hands them to the writer with the connection they were taken for. It never touches the map.
 
-pub mod fetch;
 #[cfg(test)]
 mod tests;
 
@@ -14,9 +13,9 @@ use tokio::sync::mpsc;
 use tokio::time::{Instant, interval_at, sleep};
 use tokio_util::sync::CancellationToken;
 
-pub use self::fetch::{Bodies, ResyncError, fetch_bodies};
 use crate::client::Backoff;
 use crate::client::MarathonClient;
+pub use crate::client::{Bodies, ResyncError, fetch_bodies};
 use crate::clock::SharedClock;
 use crate::connection::{Connection, Watcher};
 use crate::health::Readiness;

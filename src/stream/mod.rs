@@ -5,7 +5,6 @@
 //! metric work: the writer does that, so this loop keeps up with Marathon.
 
 mod channel;
-pub mod connect;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -17,9 +16,9 @@ use tokio::time::{Instant, sleep, timeout};
 use tokio_util::sync::CancellationToken;
 
 pub use self::channel::{Chunk, STREAM_CHANNEL_BYTES, StreamSender, channel};
-use self::connect::Opened;
 use crate::client::Backoff;
 use crate::client::MarathonClient;
+use crate::client::connect::{self, Opened};
 use crate::client::describe_transport as describe;
 use crate::clock::SharedClock;
 use crate::connection::{Connection, Publisher, base_of};

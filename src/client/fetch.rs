@@ -7,12 +7,12 @@ use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, DATE};
 use url::Url;
 
+use super::connect::leader_of;
 use crate::client::{ClientError, MarathonClient, SNAPSHOT_TIMEOUT, endpoint, origin};
 use crate::connection::{Connection, LeaderMismatch};
 use crate::marathon::api::{BodyError, parse_deployments, parse_snapshot};
 use crate::marathon::parse_http_date;
 use crate::state::{Millis, Snapshot};
-use crate::stream::connect::leader_of;
 
 /// Why a snapshot could not be taken; names no credential.
 #[derive(Debug, thiserror::Error)]
