@@ -78,10 +78,24 @@ impl Cluster {
                 },
                 "STAGING",
             ),
+            (None, Phase::Running) if task.health == Some(false) => ("TASK_RUNNING", "DEGRADED"),
             (None, Phase::Running) => ("TASK_RUNNING", "STABLE"),
             (None, Phase::Killing) => ("TASK_KILLING", "TERMINAL"),
         };
         let since = payload::timestamp(task.staged_at);
+        // A container with a health check reports it as its `healthy` condition once past
+        // staging and starting (EXTRA.md §1).
+        let past_starting = matches!(task.phase, Phase::Running | Phase::Killing);
+        let conditions = match (task.health, past_starting) {
+            (Some(alive), true) => json!([{
+                "name": "healthy",
+                "value": alive.to_string(),
+                "reason": "health-reported-by-mesos",
+                "lastChanged": since,
+                "lastUpdated": since,
+            }]),
+            _ => json!([]),
+        };
         let agent = &self.agents[task.agent];
         let mut entry = json!({
             "id": self.instance_id(key),
@@ -96,7 +110,7 @@ impl Cluster {
                 "name": POD_CONTAINER,
                 "status": container,
                 "statusSince": since,
-                "conditions": [],
+                "conditions": conditions,
                 "containerId": self.task_id(key),
                 "endpoints": [],
                 "resources": { "cpus": 0.1, "mem": 64, "disk": 0, "gpus": 0 },
@@ -108,11 +122,13 @@ impl Cluster {
             "lastChanged": since,
             "role": "*",
         });
-        if let (Some(fields), true) = (entry.as_object_mut(), task.unreachable.is_some()) {
-            fields.insert(
-                "message".into(),
-                "pod instance has become unreachable".into(),
-            );
+        let message = match (&task.unreachable, instance) {
+            (Some(_), _) => Some("pod instance has become unreachable"),
+            (None, "DEGRADED") => Some("at least one container is not healthy"),
+            _ => None,
+        };
+        if let (Some(fields), Some(message)) = (entry.as_object_mut(), message) {
+            fields.insert("message".into(), message.into());
         }
         entry
     }
@@ -169,6 +185,48 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_pod_container_reports_its_latest_health_as_its_healthy_condition() {
+        let mut scenario = Scenario::new(7, START, 1.0);
+        // By instance: its current task (from status updates) and the latest health report of
+        // that task (a relaunched task starts with none).
+        let mut task_of = std::collections::HashMap::new();
+        let mut latest = std::collections::HashMap::new();
+        let mut checked = 0;
+        for minute in 1..=60 {
+            for event in scenario.advance_to(START + minute * 60_000) {
+                if event["eventType"] == "status_update_event" {
+                    let task = event["taskId"].as_str().unwrap().to_owned();
+                    let instance = task.rsplitn(3, '.').nth(2).unwrap().to_owned();
+                    task_of.insert(instance, task);
+                } else if event["eventType"] == "health_status_changed_event"
+                    && event["appId"] == "/infra/log-shipper"
+                {
+                    let instance = event["instanceId"].as_str().unwrap();
+                    let task = task_of.get(instance).cloned().unwrap_or_default();
+                    latest.insert(task, event["alive"].as_bool().unwrap());
+                }
+            }
+            for instance in scenario.pods_body()[0]["instances"].as_array().unwrap() {
+                let container = &instance["containers"][0];
+                let task = container["containerId"].as_str().unwrap();
+                let Some(&alive) = latest.get(task) else {
+                    continue;
+                };
+                if container["status"] != "TASK_RUNNING" {
+                    continue;
+                }
+                let condition = &container["conditions"][0];
+                assert_eq!(condition["name"], "healthy", "{instance}");
+                assert_eq!(condition["value"], alive.to_string(), "{instance}");
+                let status = if alive { "STABLE" } else { "DEGRADED" };
+                assert_eq!(instance["status"], status, "{instance}");
+                checked += 1;
+            }
+        }
+        assert!(checked > 0, "no pod task with a health report was listed");
     }
 
     #[test]

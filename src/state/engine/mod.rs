@@ -206,8 +206,10 @@ impl Engine {
                 timestamp,
             } => self.health_kill(app, task, *timestamp, fx),
             Input::Health {
-                instance, healthy, ..
-            } => self.health_report(self.instances.key(instance), *healthy),
+                instance,
+                healthy,
+                timestamp,
+            } => self.health_report(self.instances.key(instance), *healthy, *timestamp),
             Input::DeploymentInfo {
                 id,
                 apps,

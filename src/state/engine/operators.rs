@@ -135,14 +135,18 @@ impl Engine {
         }
     }
 
-    /// `instance_health_changed_event` / `health_status_changed_event`: every task of the instance.
-    pub(super) fn health_report(&mut self, instance: Key<'_>, healthy: Option<bool>) {
+    /// `instance_health_changed_event` / `health_status_changed_event` stamped `at`: every task of
+    /// the instance.
+    pub(super) fn health_report(&mut self, instance: Key<'_>, healthy: Option<bool>, at: Millis) {
         let Some(tasks) = self.instances.instance(instance) else {
             return;
         };
         let ids: Vec<Box<str>> = tasks.iter().map(|t| t.id(&instance)).collect();
         for id in ids {
             self.set_health(instance, &id, Health::of(healthy));
+            if let Some(task) = self.instances.find_mut(instance, &id) {
+                task.health_reported(at);
+            }
         }
     }
 

@@ -205,7 +205,10 @@ impl Engine {
             return; // a terminal task the map does not have is not added
         };
         let (state, lost, last_change) = (current.state, current.lost(), current.last_change);
-        self.set_health(key, task.id, Health::of(task.health));
+        // The latest health report wins: not one from before a health event.
+        if current.health_current_at(at) {
+            self.set_health(key, task.id, Health::of(task.health));
+        }
         if lost.is_some() || last_change > at {
             return; // a pending LOST resolves itself; newer events win
         }

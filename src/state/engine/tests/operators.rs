@@ -177,6 +177,46 @@ fn a_snapshot_reports_health_from_its_check_results() {
     assert_eq!(h.view().unhealthy, 0);
 }
 
+#[test]
+fn a_snapshot_requested_before_a_health_event_does_not_undo_it() {
+    let mut h = H::new();
+    let (id, instance) = ids(WEB, 1);
+    let snapshot = |requested_at, health| Snapshot {
+        requested_at,
+        tasks: [SnapshotTask {
+            id: &id,
+            instance: &instance,
+            app: WEB,
+            state: MesosState::Running,
+            pod: false,
+            host: "10.0.0.1",
+            health,
+        }]
+        .into_iter()
+        .collect(),
+        ..Snapshot::default()
+    };
+    h.status(WEB, 1, "TASK_RUNNING", T0);
+    // Requested while the task was still healthy, answered after its checks failed (a held
+    // snapshot): the event's report is the latest.
+    h.health(WEB, 1, Some(false), T0 + 10 * S);
+    h.e.apply_snapshot(&snapshot(T0 + 5 * S, Some(true)), T0 + 12 * S, &mut h.t);
+    assert_eq!(
+        h.view().unhealthy,
+        1,
+        "the older snapshot is ignored for health"
+    );
+    h.e.apply_snapshot(&snapshot(T0 + 5 * S, None), T0 + 12 * S, &mut h.t);
+    assert_eq!(
+        h.view().unhealthy,
+        1,
+        "also when it has no check results yet"
+    );
+    // A snapshot requested after the event reports the latest health.
+    h.e.apply_snapshot(&snapshot(T0 + 20 * S, Some(true)), T0 + 21 * S, &mut h.t);
+    assert_eq!(h.view().unhealthy, 0);
+}
+
 // ---- Desired instances and strategy ----
 
 #[test]
