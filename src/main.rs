@@ -24,13 +24,16 @@ fn main() -> anyhow::Result<()> {
         .build()?;
     let result = match cli.command {
         None => runtime
-            .block_on(marathon_task_exporter::run(cli.config, shutdown_signal()))
+            .block_on(marathon_task_exporter::run(
+                cli.config,
+                shutdown_signal(&runtime),
+            ))
             .map_err(anyhow::Error::from),
         Some(Command::Demo(args)) => {
-            runtime.block_on(demo::run(cli.config, args, shutdown_signal()))
+            runtime.block_on(demo::run(cli.config, args, shutdown_signal(&runtime)))
         }
         Some(Command::Record(args)) => {
-            runtime.block_on(record::run(cli.config, args, shutdown_signal()))
+            runtime.block_on(record::run(cli.config, args, shutdown_signal(&runtime)))
         }
         Some(Command::Replay(args)) => replay::run(&cli.config, &args),
     };
@@ -97,24 +100,39 @@ fn init_tracing(config: &Config) {
     }
 }
 
-/// Completes on SIGTERM or ctrl-c.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Completes on SIGTERM or ctrl-c. The handlers are installed now, before anything starts, so a
+/// signal that comes while the exporter is starting stops it cleanly instead of killing it.
+fn shutdown_signal(
+    runtime: &tokio::runtime::Runtime,
+) -> impl std::future::Future<Output = ()> + use<> {
+    let _entered = runtime.enter();
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
+    let (term, interrupt) = {
+        use tokio::signal::unix::{SignalKind, signal};
+        (
+            signal(SignalKind::terminate()).ok(),
+            signal(SignalKind::interrupt()).ok(),
+        )
     };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term => {}
+    async move {
+        #[cfg(unix)]
+        {
+            let wait = |signal: Option<tokio::signal::unix::Signal>| async move {
+                match signal {
+                    Some(mut signal) => {
+                        signal.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                _ = wait(term) => {}
+                _ = wait(interrupt) => {}
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }

@@ -360,6 +360,29 @@ fn the_binary_serves_metrics_and_exits_0_on_sigterm() {
     assert_eq!(code, Some(0));
 }
 
+/// SIGTERM right after the start line (the handlers are installed before anything starts): a
+/// clean exit every time, never the default action's kill.
+#[test]
+fn a_sigterm_while_starting_still_exits_0() {
+    for _ in 0..5 {
+        let (mut child, _) = start_logging("json", &["--marathon.url", "http://127.0.0.1:9"]);
+        let status = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let deadline = Instant::now() + common::PATIENCE;
+        let code = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status.code();
+            }
+            assert!(Instant::now() < deadline, "did not exit after SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert_eq!(code, Some(0), "killed by the signal instead of stopping");
+    }
+}
+
 #[test]
 fn the_binary_serves_behind_basic_auth_from_its_web_config() {
     let dir = tempfile::tempdir().unwrap();
