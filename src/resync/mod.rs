@@ -13,8 +13,8 @@ use tokio::sync::mpsc;
 use tokio::time::{Instant, interval_at, sleep};
 use tokio_util::sync::CancellationToken;
 
-use crate::client::Backoff;
 use crate::client::MarathonClient;
+use crate::client::{Backoff, origin};
 pub use crate::client::{Bodies, ResyncError, fetch_bodies};
 use crate::clock::SharedClock;
 use crate::connection::{Connection, Watcher};
@@ -57,6 +57,8 @@ impl Resync {
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         // The reason of the last failure logged: a condition is logged when it starts or changes.
         let mut failing: Option<String> = None;
+        // The leader and moment of the last snapshot taken (see `no_earlier`).
+        let mut last: Option<(String, Millis)> = None;
         loop {
             tokio::select! {
                 _ = cancel.cancelled() => return,
@@ -80,7 +82,8 @@ impl Resync {
                         .then_some(s)
                         .ok_or(ResyncError::Overtaken)
                 }) {
-                    Ok(snapshot) => {
+                    Ok(mut snapshot) => {
+                        no_earlier(&mut last, &connection, &mut snapshot);
                         self.metrics.resyncs_success.inc();
                         if failing.take().is_some() {
                             tracing::info!("snapshots of Marathon work again");
@@ -145,6 +148,27 @@ impl Resync {
             .or_else(|| connection.date_now())
             .unwrap_or_else(|| self.clock.now())
     }
+}
+
+/// A snapshot from the same leader as the last one was requested no earlier than it: one
+/// Marathon, one clock. A new connection's clock read from its `Date` (whole seconds) can be up to
+/// a second behind the moments the previous connection showed; without this, a snapshot taken
+/// right after a reconnect could look older than the one before it and its findings be ignored.
+fn no_earlier(
+    last: &mut Option<(String, Millis)>,
+    connection: &Connection,
+    snapshot: &mut Snapshot,
+) {
+    let leader = connection
+        .leader
+        .clone()
+        .unwrap_or_else(|| origin(&connection.base));
+    if let Some((previous, at)) = last.as_ref()
+        && *previous == leader
+    {
+        snapshot.requested_at = snapshot.requested_at.max(*at);
+    }
+    *last = Some((leader, snapshot.requested_at));
 }
 
 /// Completes once the current connection is no longer `id`.

@@ -416,3 +416,31 @@ async fn a_discarded_answer_is_retried_and_counted_as_a_failure() {
     cancel.cancel();
     running.await.unwrap();
 }
+
+#[test]
+fn a_snapshot_from_the_same_leader_is_never_earlier_than_the_last() {
+    let mut last = None;
+    let leader = Some("http://m1:8080");
+    let mut at = |connection: &Connection, requested_at: Millis| {
+        let mut snapshot = Snapshot {
+            requested_at,
+            ..Snapshot::default()
+        };
+        no_earlier(&mut last, connection, &mut snapshot);
+        snapshot.requested_at
+    };
+    let first = connection(1, "http://m1:8080", leader);
+    assert_eq!(at(&first, 5_800), 5_800);
+    // Reconnected within the same second: the new connection's clock, read from its `Date`,
+    // says 5.000 s.
+    let second = connection(2, "http://m1:8080", leader);
+    assert_eq!(at(&second, 5_050), 5_800);
+    assert_eq!(at(&second, 7_000), 7_000);
+    // Another leader has a clock of its own.
+    let other = connection(3, "http://m2:8080", Some("http://m2:8080"));
+    assert_eq!(at(&other, 6_000), 6_000);
+    // Without a leader header, the host the stream reads from names it.
+    let unnamed = connection(4, "http://m3:8080", None);
+    assert_eq!(at(&unnamed, 5_500), 5_500);
+    assert_eq!(at(&unnamed, 5_400), 5_500);
+}
