@@ -344,20 +344,25 @@ fn the_binary_serves_metrics_and_exits_0_on_sigterm() {
     let body = reqwest::blocking_get(&format!("http://{address}/m"));
     assert!(body.contains("marathon_exporter_build_info"), "{body}");
     assert!(body.contains("marathon_exporter_stream_up 0"), "{body}");
+    assert_eq!(terminate(&mut child), Some(0));
+}
+
+/// Sends SIGTERM and waits, within the patience, for the exit; its status code (`None`: killed
+/// by a signal).
+fn terminate(child: &mut std::process::Child) -> Option<i32> {
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
     let deadline = Instant::now() + common::PATIENCE;
-    let code = loop {
+    loop {
         if let Some(status) = child.try_wait().unwrap() {
-            break status.code();
+            return status.code();
         }
         assert!(Instant::now() < deadline, "did not exit after SIGTERM");
         std::thread::sleep(Duration::from_millis(20));
-    };
-    assert_eq!(code, Some(0));
+    }
 }
 
 /// SIGTERM right after the start line (the handlers are installed before anything starts): a
@@ -366,20 +371,11 @@ fn the_binary_serves_metrics_and_exits_0_on_sigterm() {
 fn a_sigterm_while_starting_still_exits_0() {
     for _ in 0..5 {
         let (mut child, _) = start_logging("json", &["--marathon.url", "http://127.0.0.1:9"]);
-        let status = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-        let deadline = Instant::now() + common::PATIENCE;
-        let code = loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                break status.code();
-            }
-            assert!(Instant::now() < deadline, "did not exit after SIGTERM");
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        assert_eq!(code, Some(0), "killed by the signal instead of stopping");
+        assert_eq!(
+            terminate(&mut child),
+            Some(0),
+            "killed by the signal instead of stopping"
+        );
     }
 }
 

@@ -152,15 +152,18 @@ fn unhealthy_tasks_follow_the_latest_health_report_of_their_instance() {
     assert_eq!(h.view().unhealthy, 0, "an ended task leaves the count");
 }
 
-#[test]
-fn a_snapshot_reports_health_from_its_check_results() {
-    let mut h = H::new();
-    let (id, instance) = ids(WEB, 1);
-    let snapshot = |health| Snapshot {
-        requested_at: T0,
+/// A snapshot requested at `requested_at` listing the running task `WEB` 1 with `health`.
+fn web_1_with_health(
+    id: &str,
+    instance: &str,
+    requested_at: Millis,
+    health: Option<bool>,
+) -> Snapshot {
+    Snapshot {
+        requested_at,
         tasks: [SnapshotTask {
-            id: &id,
-            instance: &instance,
+            id,
+            instance,
             app: WEB,
             state: MesosState::Running,
             pod: false,
@@ -170,7 +173,14 @@ fn a_snapshot_reports_health_from_its_check_results() {
         .into_iter()
         .collect(),
         ..Snapshot::default()
-    };
+    }
+}
+
+#[test]
+fn a_snapshot_reports_health_from_its_check_results() {
+    let mut h = H::new();
+    let (id, instance) = ids(WEB, 1);
+    let snapshot = |health| web_1_with_health(&id, &instance, T0, health);
     h.e.apply_snapshot(&snapshot(Some(false)), T0, &mut h.t);
     assert_eq!(h.view().unhealthy, 1);
     h.e.apply_snapshot(&snapshot(Some(true)), T0 + S, &mut h.t);
@@ -181,21 +191,7 @@ fn a_snapshot_reports_health_from_its_check_results() {
 fn a_snapshot_requested_before_a_health_event_does_not_undo_it() {
     let mut h = H::new();
     let (id, instance) = ids(WEB, 1);
-    let snapshot = |requested_at, health| Snapshot {
-        requested_at,
-        tasks: [SnapshotTask {
-            id: &id,
-            instance: &instance,
-            app: WEB,
-            state: MesosState::Running,
-            pod: false,
-            host: "10.0.0.1",
-            health,
-        }]
-        .into_iter()
-        .collect(),
-        ..Snapshot::default()
-    };
+    let snapshot = |requested_at, health| web_1_with_health(&id, &instance, requested_at, health);
     h.status(WEB, 1, "TASK_RUNNING", T0);
     // Requested while the task was still healthy, answered after its checks failed (a held
     // snapshot): the event's report is the latest.
