@@ -8,6 +8,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::lint::{openmetrics_to_text, promtool_check_metrics};
 use common::{Samples, parse, scrape};
 use marathon_sim::{CYCLE, Scenario};
 use marathon_task_exporter::cmd::demo::{Demo, DemoOptions};
@@ -144,6 +145,7 @@ async fn the_demo_shows_every_kind_of_count_within_a_bounded_wait() {
                 0.0,
                 "the simulated Marathon sends only valid, in-order events"
             );
+            lint_both_formats(demo.exporter()).await;
             break;
         }
         assert!(
@@ -154,6 +156,56 @@ async fn the_demo_shows_every_kind_of_count_within_a_bounded_wait() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     demo.shutdown().await;
+}
+
+/// With every kind of series present, `/metrics` as served passes `promtool check metrics` in
+/// the text format, and in OpenMetrics (asked for as Prometheus does, gzipped) it is valid for the
+/// reference parser and the families it parsed pass promtool too.
+async fn lint_both_formats(exporter: &marathon_task_exporter::Exporter) {
+    let text = scrape(exporter).await;
+    let said = promtool_check_metrics(&text).expect("promtool check metrics passes on the text");
+    assert!(
+        said.trim().is_empty(),
+        "promtool warned on the text:\n{said}"
+    );
+
+    let response = reqwest::Client::new()
+        .get(format!("http://{}/metrics", exporter.local_addr()))
+        .header(
+            "Accept",
+            "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1",
+        )
+        .header("Accept-Encoding", "gzip")
+        .send()
+        .await
+        .expect("scrape");
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert!(
+        header("content-type").starts_with("application/openmetrics-text; version=1.0.0"),
+        "{}",
+        header("content-type")
+    );
+    assert_eq!(header("content-encoding"), "gzip");
+    let gzipped = response.bytes().await.expect("body");
+    let mut openmetrics = String::new();
+    std::io::Read::read_to_string(
+        &mut flate2::read::GzDecoder::new(&gzipped[..]),
+        &mut openmetrics,
+    )
+    .expect("a gzip body");
+    let parsed = openmetrics_to_text(&openmetrics).expect("valid OpenMetrics");
+    let said = promtool_check_metrics(&parsed).expect("promtool passes on what OpenMetrics said");
+    assert!(
+        said.trim().is_empty(),
+        "promtool warned on the OpenMetrics families:\n{said}"
+    );
 }
 
 #[test]

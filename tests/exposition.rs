@@ -1,13 +1,13 @@
 //! The exposition as a contract: a deterministic run through the whole pipeline is rendered and
-//! diffed against `tests/golden/exposition.prom` (rewrite it with `UPDATE_GOLDEN=1`), and the
-//! text passes `promtool check metrics` with no warning.
+//! diffed against `tests/golden/exposition.prom` (rewrite it with `UPDATE_GOLDEN=1`); the text
+//! passes `promtool check metrics` with no warning, and so does the OpenMetrics exposition once the
+//! reference OpenMetrics parser has read it (promtool reads only the text format).
 
 mod common;
 
+use common::lint::{openmetrics_to_text, promtool_check_metrics};
 use std::collections::BTreeSet;
-use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 use marathon_sim::fake::payload;
@@ -277,10 +277,6 @@ fn golden_counts_follow_the_rules() {
 }
 
 /// `promtool`, from PATH or `$PROMTOOL`.
-fn promtool() -> PathBuf {
-    std::env::var_os("PROMTOOL").map_or_else(|| PathBuf::from("promtool"), PathBuf::from)
-}
-
 #[test]
 fn exposition_passes_promtool_check_metrics_without_warnings() {
     let said = promtool_check_metrics(&render()).expect("promtool check metrics passes");
@@ -331,6 +327,106 @@ fn openmetrics_exposition_parses_in_promtool_with_only_the_suffix_lints() {
         lints > 0,
         "promtool read the OpenMetrics suffixes as families: {said}"
     );
+}
+
+/// The OpenMetrics exposition is valid OpenMetrics for the reference parser (the Python client's,
+/// strict: `# EOF`, suffixes, family order, escapes), and the families it parsed, written back in
+/// the text format, pass `promtool check metrics` with no warning and carry exactly the text
+/// exposition's samples plus one `_created` per counter and histogram series.
+#[test]
+fn openmetrics_exposition_is_valid_for_the_reference_parser_and_passes_promtool_check_metrics() {
+    let metrics = story();
+    let text = metrics.render();
+    let parsed = openmetrics_to_text(&metrics.render_openmetrics()).expect("valid OpenMetrics");
+    let said = promtool_check_metrics(&parsed).expect("promtool check metrics passes");
+    assert!(
+        said.trim().is_empty(),
+        "promtool check metrics warned:\n{said}"
+    );
+
+    let in_text = samples(&text);
+    let mut in_openmetrics = samples(&parsed);
+    let created: Vec<String> = in_openmetrics
+        .keys()
+        .filter(|series| series.split('{').next().unwrap().ends_with("_created"))
+        .cloned()
+        .collect();
+    for series in &created {
+        in_openmetrics.remove(series);
+    }
+    assert_eq!(in_openmetrics, in_text, "the same samples in both formats");
+    let counted: BTreeSet<String> = in_text
+        .keys()
+        .filter_map(|series| {
+            let (name, labels) = series.split_once('{').unwrap_or((series, ""));
+            let base = name
+                .strip_suffix("_total")
+                .or_else(|| name.strip_suffix("_count"))?;
+            let labels = labels.trim_end_matches('}');
+            Some(if labels.is_empty() {
+                format!("{base}_created")
+            } else {
+                format!("{base}_created{{{labels}}}")
+            })
+        })
+        .collect();
+    let created: BTreeSet<String> = created.into_iter().collect();
+    assert!(!counted.is_empty());
+    assert_eq!(
+        created, counted,
+        "one _created per counter and histogram series"
+    );
+}
+
+/// The check above can fail: the reference parser refuses the text format, a body without
+/// `# EOF` and a counter sample without its `_total`, and promtool flags a family without help.
+#[test]
+fn the_openmetrics_check_refuses_what_is_not_openmetrics() {
+    let metrics = story();
+    let openmetrics = metrics.render_openmetrics();
+    let refused = |body: &str, why: &str| {
+        let failed = openmetrics_to_text(body).expect_err(why);
+        assert!(failed.contains("not valid OpenMetrics"), "{why}: {failed}");
+    };
+    refused(&metrics.render(), "the text format is not OpenMetrics");
+    refused(
+        openmetrics
+            .strip_suffix("# EOF\n")
+            .expect("ends with # EOF"),
+        "a body without # EOF",
+    );
+    refused(
+        &openmetrics.replacen(
+            "marathon_exporter_leader_changes_total ",
+            "marathon_exporter_leader_changes ",
+            1,
+        ),
+        "a counter sample without _total",
+    );
+
+    let without_help = openmetrics
+        .lines()
+        .filter(|line| !line.starts_with("# HELP marathon_exporter_leader_changes "))
+        .map(|line| format!("{line}\n"))
+        .collect::<String>();
+    assert_ne!(without_help, openmetrics);
+    let parsed = openmetrics_to_text(&without_help).expect("HELP is optional in OpenMetrics");
+    let warned = promtool_check_metrics(&parsed).unwrap_or_else(|failed| failed);
+    assert!(
+        warned.contains("marathon_exporter_leader_changes_total no help text"),
+        "{warned}"
+    );
+}
+
+/// Series (name and labels, as written) to value, for every sample line of a text exposition.
+fn samples(text: &str) -> std::collections::BTreeMap<String, f64> {
+    text.lines()
+        .filter(|line| !line.starts_with('#') && !line.trim().is_empty())
+        .map(|line| {
+            let (series, value) = line.rsplit_once(' ').expect("series and value");
+            (series.to_owned(), value.parse().expect("a number"))
+        })
+        .collect()
 }
 
 /// The OpenMetrics exposition, written directly, is the text exposition converted line by line
@@ -384,33 +480,6 @@ fn no_help_text_needs_an_openmetrics_escape() {
 
 /// What `promtool check metrics` says of `text`; `Err` when it fails. (It reads the text format
 /// only; see above for the OpenMetrics exposition.)
-fn promtool_check_metrics(text: &str) -> Result<String, String> {
-    let mut child = Command::new(promtool())
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("promtool on PATH (Debian package prometheus); scripts/test installs it");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let said = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    if out.status.success() {
-        Ok(said)
-    } else {
-        Err(format!("promtool check metrics failed:\n{said}"))
-    }
-}
-
 /// The golden exposition's families are exactly the table's: names in order, types, help texts and
 /// label names.
 #[test]

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod authority;
+pub mod lint;
 pub mod logs;
 
 use std::collections::BTreeMap;
