@@ -276,7 +276,6 @@ fn golden_counts_follow_the_rules() {
     assert!(!samples.keys().any(|s| s.contains("10.0.4.11")));
 }
 
-/// `promtool`, from PATH or `$PROMTOOL`.
 #[test]
 fn exposition_passes_promtool_check_metrics_without_warnings() {
     let said = promtool_check_metrics(&render()).expect("promtool check metrics passes");
@@ -344,8 +343,8 @@ fn openmetrics_exposition_is_valid_for_the_reference_parser_and_passes_promtool_
         "promtool check metrics warned:\n{said}"
     );
 
-    let in_text = samples(&text);
-    let mut in_openmetrics = samples(&parsed);
+    let in_text = common::parse(&text);
+    let mut in_openmetrics = common::parse(&parsed);
     let created: Vec<String> = in_openmetrics
         .keys()
         .filter(|series| series.split('{').next().unwrap().ends_with("_created"))
@@ -418,17 +417,6 @@ fn the_openmetrics_check_refuses_what_is_not_openmetrics() {
     );
 }
 
-/// Series (name and labels, as written) to value, for every sample line of a text exposition.
-fn samples(text: &str) -> std::collections::BTreeMap<String, f64> {
-    text.lines()
-        .filter(|line| !line.starts_with('#') && !line.trim().is_empty())
-        .map(|line| {
-            let (series, value) = line.rsplit_once(' ').expect("series and value");
-            (series.to_owned(), value.parse().expect("a number"))
-        })
-        .collect()
-}
-
 /// The OpenMetrics exposition, written directly, is the text exposition converted line by line
 /// (the reference conversion), sample for sample.
 #[test]
@@ -478,8 +466,6 @@ fn no_help_text_needs_an_openmetrics_escape() {
     }
 }
 
-/// What `promtool check metrics` says of `text`; `Err` when it fails. (It reads the text format
-/// only; see above for the OpenMetrics exposition.)
 /// The golden exposition's families are exactly the table's: names in order, types, help texts and
 /// label names.
 #[test]
