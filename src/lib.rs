@@ -197,8 +197,8 @@ impl Exporter {
         )));
         tracing::info!(
             address = %addr,
-            tls = web.tls_enabled(),
-            basic_auth = web.basic_auth_enabled(),
+            web_tls = web.tls_enabled(),
+            web_basic_auth = web.basic_auth_enabled(),
             urls = ?urls_for_log(&config),
             "marathon-task-exporter started"
         );

@@ -965,8 +965,8 @@ fn annotations_mark_leader_changes_and_exporter_restarts_from_existing_metrics()
             .unwrap_or_else(|| panic!("{}: no exporter restarts", dashboard.file));
         let expr = restarts["target"]["expr"].as_str().expect("an expr");
         assert_eq!(restarts["enable"], true);
-        // No start time is exported yet: a restart shows as counters starting again from zero
-        // (resets) or as the build info of a replica appearing.
+        // A restart shows as counters starting again from zero (resets) or as the build info of
+        // a replica appearing (not as a start time: only Linux builds export one).
         let names = metric_names(expr);
         assert!(
             expr.contains("resets(marathon_exporter_events_total{")

@@ -11,7 +11,7 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use super::env::{annotate, env_var_of};
 use super::{Config, DEMO_LISTEN_ADDRESS, PASSWORD_ENV};
-pub use crate::cmd::demo::{DemoArgs, MAX_DEMO_SPEED};
+pub use crate::cmd::demo::{DEMO_LABELS, DemoArgs, MAX_DEMO_SPEED};
 pub use crate::cmd::record::RecordArgs;
 pub use crate::cmd::replay::ReplayArgs;
 
@@ -121,8 +121,10 @@ impl Cli {
                 from_env.insert(long.to_owned(), name);
             }
         }
-        if let Some(refusal) = unused_flag(&cmd, &given) {
-            return Err(cmd.error(ErrorKind::ArgumentConflict, refusal));
+        if let Some((name, refusal)) = unused_flag(&cmd, &given) {
+            // Its usage line is the subcommand's, not the bare command's.
+            let mut sub = cmd.find_subcommand(name).cloned().unwrap_or(cmd);
+            return Err(sub.error(ErrorKind::ArgumentConflict, refusal));
         }
         argv.splice(1..1, injected);
         let matches = cmd
@@ -178,18 +180,20 @@ fn subcommand_uses(name: &str, arg: &clap::Arg) -> bool {
         || (name == "replay" && arg.get_long() == Some("stream.max-event-bytes"))
 }
 
-/// A flag given on the command line that the chosen subcommand does not use, as a refusal.
-/// (Environment variables are not refused: one environment serves every subcommand.)
-fn unused_flag(cmd: &clap::Command, given: &clap::ArgMatches) -> Option<String> {
+/// A flag given on the command line that the chosen subcommand does not use: the subcommand
+/// and the refusal. (Environment variables are not refused: one environment serves every
+/// subcommand.)
+fn unused_flag<'a>(cmd: &clap::Command, given: &'a clap::ArgMatches) -> Option<(&'a str, String)> {
     let (name, _) = given.subcommand()?;
     cmd.get_arguments()
         .filter(|arg| given.value_source(arg.get_id().as_str()) == Some(ValueSource::CommandLine))
         .find(|arg| !subcommand_uses(name, arg))
         .map(|arg| {
-            format!(
+            let refusal = format!(
                 "{name} does not use --{}; see `marathon-task-exporter {name} --help`",
                 arg.get_long().unwrap_or_default()
-            )
+            );
+            (name, refusal)
         })
 }
 
@@ -199,9 +203,13 @@ fn unused_flag(cmd: &clap::Command, given: &clap::ArgMatches) -> Option<String> 
 fn subcommand_help(name: &str, long: bool) -> Option<clap::Error> {
     let cmd = Cli::command().mut_args(|arg| {
         if env_var_of(&arg).is_some() && !subcommand_uses(name, &arg) {
-            arg.global(false)
-        } else {
-            arg
+            return arg.global(false);
+        }
+        // The demo's own defaults, which it applies when the flag is left out.
+        match (name, arg.get_id().as_str()) {
+            ("demo", "listen_address") => arg.default_value(DEMO_LISTEN_ADDRESS),
+            ("demo", "app_label_allowlist") => arg.default_value(DEMO_LABELS),
+            _ => arg,
         }
     });
     let flag = if long { "--help" } else { "-h" };

@@ -347,6 +347,12 @@ fn durations_without_a_known_unit_are_rejected_naming_the_flag() {
             rejected(&[&format!("--{flag}={bad}")], &[], &format!("--{flag}"));
         }
     }
+    // The message shows what a duration looks like.
+    rejected(
+        &["--resync.interval=soon"],
+        &[],
+        "such as 500ms, 30s, 15m or 1h30m",
+    );
 }
 
 #[test]
@@ -788,8 +794,15 @@ fn each_subcommand_help_lists_only_the_flags_it_uses() {
                 "--web.listen-address",
                 "--tombstone.ttl",
                 "--resync.interval",
+                // The defaults the demo applies.
+                "[default: 127.0.0.1:9472]",
+                "[default: team,tier]",
             ],
-            &["--marathon.url", "--marathon.token-file"],
+            &[
+                "--marathon.url",
+                "--marathon.token-file",
+                "[default: 0.0.0.0:9472]",
+            ],
         ),
         (
             // A flag before the subcommand does not hide which help is asked for.
@@ -805,8 +818,9 @@ fn each_subcommand_help_lists_only_the_flags_it_uses() {
                 "--tombstone.ttl",
                 "demo",
                 "replay",
+                "[default: 0.0.0.0:9472]",
             ],
-            &["--seed", "--exposition"],
+            &["--seed", "--exposition", "[default: team,tier]"],
         ),
     ];
     for (args, present, absent) in cases {
@@ -847,6 +861,19 @@ fn subcommands_refuse_the_flags_they_do_not_use() {
         assert!(
             error.to_string().contains(&format!("does not use {flag}")),
             "{error}"
+        );
+        // The usage line shown is the subcommand's.
+        let subcommand = ["demo", "record", "replay"]
+            .into_iter()
+            .find(|name| args.contains(name))
+            .expect("a subcommand");
+        assert!(
+            error
+                .render()
+                .to_string()
+                .contains(&format!("Usage: marathon-task-exporter {subcommand} ")),
+            "{}",
+            error.render()
         );
     }
     let ok: [&[&str]; 4] = [

@@ -46,7 +46,8 @@ pub(crate) fn duration_at_least(
     min: Duration,
 ) -> impl Fn(&str) -> Result<Duration, String> + Clone {
     move |text| {
-        let value = humantime::parse_duration(text.trim()).map_err(|e| e.to_string())?;
+        let value = humantime::parse_duration(text.trim())
+            .map_err(|e| format!("{e}; a duration such as 500ms, 30s, 15m or 1h30m"))?;
         if value < min {
             return Err(format!(
                 "must be at least {}",
