@@ -328,16 +328,37 @@ async fn a_realistic_story_gives_exactly_the_counts_the_rules_imply() {
         .expect("a stream request");
     assert_eq!(request.accept, vec!["text/event-stream".to_owned()]);
     let query = request.query.expect("event_type filter");
-    for t in [
+    // PRODUCT.md's list, written out here so that the test checks the contract, not the code.
+    let types = [
         "status_update_event",
         "instance_changed_event",
         "unknown_instance_terminated_event",
         "app_terminated_event",
         "api_post_event",
         "event_stream_attached",
-    ] {
-        assert!(query.contains(&format!("event_type={t}")), "{query}");
+        "unhealthy_instance_kill_event",
+        "unhealthy_task_kill_event",
+        "instance_health_changed_event",
+        "health_status_changed_event",
+        "deployment_info",
+        "deployment_success",
+        "deployment_failed",
+        "pod_created_event",
+        "pod_updated_event",
+        "pod_deleted_event",
+    ];
+    for t in types {
+        assert!(
+            query.contains(&format!("event_type={t}&"))
+                || query.ends_with(&format!("event_type={t}")),
+            "{query}"
+        );
     }
+    assert_eq!(
+        query.matches("event_type=").count(),
+        types.len(),
+        "no other type: {query}"
+    );
     assert!(fake.requests().iter().any(|r| r.path == "/v2/tasks"));
     assert!(fake.requests().iter().any(|r| r.path == "/v2/apps"));
 
